@@ -1,0 +1,63 @@
+// What the core needs to know about an object (a table) to bind a filter to it.
+#pragma once
+
+#include "core/no_postgres.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ast.hpp"
+
+namespace pgseg {
+
+// How the filter language treats a column type.
+enum class TypeCategory : std::uint8_t {
+  kText,         // text, varchar, name, domains over them
+  kBpchar,       // character(n): comparisons ignore trailing spaces
+  kInteger,      // smallint, integer, bigint
+  kNumeric,      // numeric
+  kFloat,        // real, double precision
+  kBool,         // boolean
+  kDate,         // date
+  kTimestamp,    // timestamp without time zone
+  kTimestampTz,  // timestamp with time zone
+  kEnum,         // enum types
+  kJsonb,        // jsonb: keys reached as col.key.sub
+  kArray,        // one-dimensional arrays (CONTAINS family)
+  kOther,        // any other type with a btree ordering: =, <>, <, IN, BETWEEN with 'text'
+  kUnsupported,  // no ordering: IS NULL only
+};
+
+const char* category_name(TypeCategory category);
+
+struct ColumnType {
+  TypeCategory category = TypeCategory::kUnsupported;
+  TypeCategory element = TypeCategory::kUnsupported;  // kArray: the element's category
+  std::string name;                                   // SQL name for messages, e.g. "text[]"
+  bool collation_deterministic = true;  // text kinds: equality is byte equality
+  bool collation_is_c = false;          // text kinds: ordering is byte order
+};
+
+struct Column {
+  std::string name;
+  int index = 0;  // host's handle for the column (PostgreSQL: attribute number)
+  ColumnType type;
+};
+
+class ObjectSchema {
+ public:
+  virtual ~ObjectSchema() = default;
+  // Name of the object for messages, e.g. "public.customers".
+  virtual std::string object_name() const = 0;
+  virtual const Column* find_column(std::string_view name) const = 0;
+  virtual std::vector<std::string> column_names() const = 0;
+  // Throws an Error when literal is not a valid value of the column's type (of its element
+  // type when element is true), exactly as the compiled SQL would fail to read it.
+  virtual void check_literal(const Column& column, const Literal& literal, bool element) const = 0;
+  // Ordering of jsonb strings follows the database's default collation.
+  virtual bool default_collation_is_c() const = 0;
+};
+
+}  // namespace pgseg

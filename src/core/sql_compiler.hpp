@@ -1,0 +1,37 @@
+// Compiles a bound filter to an SQL boolean expression (the WHERE clause of a refresh).
+#pragma once
+
+#include "core/no_postgres.hpp"
+
+#include <string>
+#include <string_view>
+
+#include "core/ast.hpp"
+#include "core/binder.hpp"
+
+namespace pgseg {
+
+class SqlDialect {
+ public:
+  virtual ~SqlDialect() = default;
+  // Quotes an identifier when needed (PostgreSQL: quote_identifier()).
+  virtual std::string quote_identifier(std::string_view name) const = 0;
+};
+
+struct SqlOptions {
+  std::string row_alias;  // qualify column references with this alias when non-empty
+};
+
+// SQL that is TRUE exactly when the filter is TRUE for a row, NULL when it is unknown. It reads
+// no row data through casts, so it cannot raise an error for any row.
+std::string compile_sql(const Node& root, const BoundFilter& bound, const SqlDialect& dialect,
+                        const SqlOptions& options = {});
+
+// An SQL string literal; uses E'' form when the text holds a backslash, so the result reads
+// the same whatever standard_conforming_strings is.
+std::string sql_string_literal(std::string_view text);
+
+// Text of the interval "n units" as PostgreSQL's interval input reads it.
+std::string interval_text(std::int64_t amount, TimeUnit unit);
+
+}  // namespace pgseg
