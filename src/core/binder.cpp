@@ -269,7 +269,13 @@ class Binder {
                  column_label(binding) + " with " + literal_kind_name(literal.kind),
              std::move(hint));
       }
-      schema_.check_literal(*binding.column, literal, element);
+      try {
+        schema_.check_literal(*binding.column, literal, element);
+      } catch (const Error& e) {
+        std::string detail = e.detail().empty() ? "" : e.detail() + "\n";
+        throw Error(e.sqlstate(), e.what(), detail + "in condition: " + print_filter(node),
+                    e.hint());
+      }
     }
   }
 
@@ -301,6 +307,12 @@ class Binder {
       case NodeKind::kLike:
         if (category != TypeCategory::kText && category != TypeCategory::kBpchar) {
           unsupported_operator(node, binding, category);
+        }
+        if (!type.collation_deterministic) {
+          // PostgreSQL refuses LIKE under such collations when the query runs.
+          fail(sqlstate::kFeatureNotSupported, node,
+               "LIKE and ILIKE are not supported for " + column_label(binding) +
+                   " because its collation is nondeterministic");
         }
         return;
       case NodeKind::kContains:

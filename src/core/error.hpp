@@ -33,17 +33,21 @@ inline constexpr const char* kQueryCanceled = "57014";
 class Error : public std::runtime_error {
  public:
   Error(const char* code, std::string message, std::string detail = {}, std::string hint = {})
-      : std::runtime_error(std::move(message)),
-        code_(code),
-        detail_(std::move(detail)),
-        hint_(std::move(hint)) {}
+      : std::runtime_error(std::move(message)), detail_(std::move(detail)), hint_(std::move(hint)) {
+    bool ended = code == nullptr;
+    for (int i = 0; i < 5; ++i) {
+      ended = ended || code[i] == '\0';
+      code_[i] = ended ? '0' : code[i];
+    }
+    code_[5] = '\0';
+  }
 
   const char* sqlstate() const noexcept { return code_; }
   const std::string& detail() const noexcept { return detail_; }
   const std::string& hint() const noexcept { return hint_; }
 
  private:
-  const char* code_;
+  char code_[6];
   std::string detail_;
   std::string hint_;
 };

@@ -1,0 +1,38 @@
+# pg_segments: PGXS build of the extension (make, make install, make installcheck).
+# The core library's unit tests, fuzzers and benchmarks are built by CMakeLists.txt.
+
+EXTENSION = pg_segments
+MODULE_big = pg_segments
+DATA = extension/pg_segments--1.0.sql
+PGFILEDESC = "pg_segments - customer segments kept true inside PostgreSQL"
+
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+GLUE_SRCS = $(sort $(wildcard src/pg/*.cpp) $(wildcard src/functions/*.cpp))
+OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
+
+# Regression tests: every file in sql/ runs, in the order of test/regress_schedule.
+REGRESS = $(shell sed -n 's/^test: *//p' test/regress_schedule | tr '\n' ' ')
+REGRESS_OPTS = --load-extension=plpgsql
+ISOLATION = $(basename $(notdir $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation
+
+PG_CONFIG ?= pg_config
+PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
+
+# Same strict warnings as the CMake build; PostgreSQL's headers are system headers.
+PGSEG_WERROR ?= 1
+PG_CPPFLAGS = -Isrc -isystem $(PG_INCLUDEDIR_SERVER)
+PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wshadow
+ifeq ($(PGSEG_WERROR),1)
+PG_CXXFLAGS += -Werror
+endif
+SHLIB_LINK = -lstdc++
+
+# Core sources are checked to stay free of PostgreSQL headers (see src/core/no_postgres.hpp).
+$(CORE_SRCS:.cpp=.o): override CPPFLAGS += -DPGSEG_CORE_SOURCE
+
+# No LLVM bitcode for C++ sources: the JIT inlining it enables is of no use here.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,238 @@
+// Filling the program's cells from a tuple: one deform, then per-slot conversions.
+#include "pg/row_evaluator.hpp"
+
+#include "pg/boundary.hpp"
+#include "pg/jsonb_access.hpp"
+
+namespace pgseg::pg {
+
+namespace {
+
+std::int64_t int_of(Oid type, Datum value) {
+  switch (type) {
+    case INT2OID:
+      return DatumGetInt16(value);
+    case INT4OID:
+      return DatumGetInt32(value);
+    case INT8OID:
+      return DatumGetInt64(value);
+    case BOOLOID:
+      return DatumGetBool(value) ? 1 : 0;
+    case DATEOID:
+      return DatumGetDateADT(value);
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID:
+      return DatumGetInt64(value);
+    default:
+      return static_cast<std::int64_t>(DatumGetObjectId(value));  // enum label
+  }
+}
+
+// A date or timestamp as timestamptz, clamped the way PostgreSQL's cross-type comparisons
+// treat values beyond the timestamptz range (above or below every finite time).
+std::int64_t time_of(Oid type, Datum value) {
+  int overflow = 0;
+  TimestampTz result;
+  switch (type) {
+    case DATEOID:
+      result = date2timestamptz_opt_overflow(DatumGetDateADT(value), &overflow);
+      break;
+    case TIMESTAMPOID:
+      result = timestamp2timestamptz_opt_overflow(DatumGetTimestamp(value), &overflow);
+      break;
+    default:
+      result = DatumGetTimestampTz(value);
+      break;
+  }
+  if (overflow > 0) return DT_NOEND - 1;
+  if (overflow < 0) return DT_NOBEGIN + 1;
+  return result;
+}
+
+Cell bytes_of(Datum value) {
+  auto* text = reinterpret_cast<struct varlena*>(DatumGetPointer(value));
+  if (VARATT_IS_EXTENDED(text)) text = pg_detoast_datum_packed(text);
+  return Cell::of_bytes(VARDATA_ANY(text), static_cast<std::uint32_t>(VARSIZE_ANY_EXHDR(text)));
+}
+
+}  // namespace
+
+RowEvaluator::RowEvaluator(const Program& program, const RelationSchema& schema)
+    : program_(program) {
+  for (const SlotSpec& spec : program.slots()) {
+    SlotPlan plan;
+    plan.attnum = static_cast<AttrNumber>(spec.column_index);
+    plan.kind = spec.kind;
+    const Column* column = nullptr;
+    for (const std::string& name : schema.column_names()) {
+      const Column* candidate = schema.find_column(name);
+      if (candidate->index == spec.column_index) column = candidate;
+    }
+    if (column == nullptr) throw Error(sqlstate::kInternalError, "slot column not found");
+    const PgColumn& pg = schema.pg_column(*column);
+    plan.base_type = pg.base_type;
+    plan.element_type = pg.element_type;
+    if (OidIsValid(pg.element_type)) {
+      pg_guard([&] {
+        get_typlenbyvalalign(plan.element_type, &plan.element_length, &plan.element_by_value,
+                             &plan.element_align);
+      });
+    }
+    plan.keys = spec.json_path;
+    for (const std::string& key : plan.keys) {
+      plan.key_pointers.push_back(key.data());
+      plan.key_lengths.push_back(static_cast<int>(key.size()));
+    }
+    plans_.push_back(std::move(plan));
+  }
+  // Keys were copied into plans_ before their addresses were taken; refresh the pointers
+  // now that the vector no longer moves.
+  for (SlotPlan& plan : plans_) {
+    for (std::size_t i = 0; i < plan.keys.size(); ++i) plan.key_pointers[i] = plan.keys[i].data();
+  }
+  cells_.resize(plans_.size());
+  params_.resize(program.params().size());
+  values_.resize(static_cast<std::size_t>(schema.natts()) + 1);
+  nulls_ = std::make_unique<bool[]>(values_.size());
+}
+
+void RowEvaluator::refresh_params() {
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  const void* zone = session_timezone;
+  if (params_valid_ && now == params_now_ && zone == params_zone_) return;
+  const std::vector<ParamSpec>& specs = program_.params();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const ParamSpec& spec = specs[i];
+    if (spec.sign == 0) {
+      params_[i] = now;
+      continue;
+    }
+    Interval span{};
+    switch (spec.unit) {
+      case TimeUnit::kMinute:
+        span.time = spec.amount * USECS_PER_MINUTE;
+        break;
+      case TimeUnit::kHour:
+        span.time = spec.amount * USECS_PER_HOUR;
+        break;
+      case TimeUnit::kDay:
+        span.day = static_cast<int32>(spec.amount);
+        break;
+      case TimeUnit::kWeek:
+        span.day = static_cast<int32>(spec.amount * 7);
+        break;
+      case TimeUnit::kMonth:
+        span.month = static_cast<int32>(spec.amount);
+        break;
+    }
+    // now() +/- interval, with the session time zone's calendar, as the SQL computes it.
+    params_[i] = pg_guard([&] {
+      return DatumGetTimestampTz(DirectFunctionCall2(
+          spec.sign < 0 ? timestamptz_mi_interval : timestamptz_pl_interval,
+          TimestampTzGetDatum(now), IntervalPGetDatum(&span)));
+    });
+  }
+  params_now_ = now;
+  params_zone_ = zone;
+  params_valid_ = true;
+}
+
+void RowEvaluator::fill_slot(std::size_t index, Datum value) {
+  const SlotPlan& plan = plans_[index];
+  Cell& cell = cells_[index];
+  switch (plan.kind) {
+    case SlotKind::kRaw:
+      cell = Cell::of_handle(reinterpret_cast<const void*>(value));
+      return;
+    case SlotKind::kInt:
+      cell = Cell::of_int(int_of(plan.base_type, value));
+      return;
+    case SlotKind::kFloat:
+      cell = Cell::of_float(plan.base_type == FLOAT4OID ? DatumGetFloat4(value)
+                                                        : DatumGetFloat8(value));
+      return;
+    case SlotKind::kBytes:
+      cell = bytes_of(value);
+      return;
+    case SlotKind::kTime:
+      cell = Cell::of_int(time_of(plan.base_type, value));
+      return;
+    case SlotKind::kIntList:
+    case SlotKind::kBytesList: {
+      ArrayType* array = DatumGetArrayTypeP(value);
+      Datum* elements;
+      bool* element_nulls;
+      int count;
+      deconstruct_array(array, plan.element_type, plan.element_length, plan.element_by_value,
+                        plan.element_align, &elements, &element_nulls, &count);
+      auto* list = static_cast<Cell*>(palloc(sizeof(Cell) * (count > 0 ? count : 1)));
+      std::uint32_t used = 0;
+      for (int i = 0; i < count; ++i) {
+        if (element_nulls[i]) continue;  // NULL elements equal nothing, as in @> and &&
+        if (plan.kind == SlotKind::kIntList) {
+          list[used].kind = CellKind::kInt;
+          list[used].length = 0;
+          list[used].i = int_of(plan.element_type, elements[i]);
+        } else {
+          list[used] = bytes_of(elements[i]);
+        }
+        ++used;
+      }
+      cell = Cell::of_list(list, used);
+      return;
+    }
+    case SlotKind::kJsonString:
+    case SlotKind::kJsonBool:
+    case SlotKind::kJsonTime:
+    case SlotKind::kJsonHandle: {
+      Jsonb* document = DatumGetJsonbP(value);
+      JsonbValue found;
+      if (!jsonb_find(&document->root, plan.key_pointers.data(), plan.key_lengths.data(),
+                      static_cast<int>(plan.keys.size()), &found)) {
+        return;  // missing, not reachable or JSON null: NULL
+      }
+      if (plan.kind == SlotKind::kJsonString) {
+        if (found.type == jbvString) {
+          cell = Cell::of_bytes(found.val.string.val,
+                                static_cast<std::uint32_t>(found.val.string.len));
+        }
+      } else if (plan.kind == SlotKind::kJsonBool) {
+        if (found.type == jbvBool) cell = Cell::of_int(found.val.boolean ? 1 : 0);
+      } else if (plan.kind == SlotKind::kJsonTime) {
+        TimestampTz time;
+        if (found.type == jbvString &&
+            parse_timestamptz_quietly(found.val.string.val, found.val.string.len, &time)) {
+          cell = Cell::of_int(time);
+        }
+      } else {
+        auto* copy = static_cast<JsonbValue*>(palloc(sizeof(JsonbValue)));
+        *copy = found;
+        cell = Cell::of_handle(copy);
+      }
+      return;
+    }
+  }
+}
+
+void RowEvaluator::fill(HeapTuple tuple, TupleDesc desc) {
+  heap_deform_tuple(tuple, desc, values_.data(), nulls_.get());
+  for (std::size_t i = 0; i < plans_.size(); ++i) {
+    const AttrNumber attnum = plans_[i].attnum;
+    cells_[i] = Cell();
+    if (attnum < 1 || attnum > desc->natts || nulls_[attnum - 1]) continue;
+    fill_slot(i, values_[attnum - 1]);
+  }
+}
+
+Tri RowEvaluator::eval(HeapTuple tuple, TupleDesc desc) {
+  if (static_cast<std::size_t>(desc->natts) > values_.size()) {
+    values_.resize(static_cast<std::size_t>(desc->natts));
+    nulls_ = std::make_unique<bool[]>(values_.size());
+  }
+  refresh_params();
+  // fill only touches preallocated storage and palloc'd memory: nothing in it throws.
+  pg_guard([&] { fill(tuple, desc); });
+  return program_.eval(RowView{cells_.data(), params_.data()});
+}
+
+}  // namespace pgseg::pg

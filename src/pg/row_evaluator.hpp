@@ -1,0 +1,52 @@
+// Evaluates a compiled program on heap tuples of its object.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/eval.hpp"
+#include "pg/relation_schema.hpp"
+
+namespace pgseg::pg {
+
+class RowEvaluator {
+ public:
+  RowEvaluator(const Program& program, const RelationSchema& schema);
+
+  // The filter's three-valued answer for tuple. Per-row memory (detoasted values, array
+  // elements) is allocated in CurrentMemoryContext, which the caller resets.
+  Tri eval(HeapTuple tuple, TupleDesc desc);
+
+ private:
+  struct SlotPlan {
+    AttrNumber attnum = 0;
+    SlotKind kind = SlotKind::kRaw;
+    Oid base_type = InvalidOid;
+    Oid element_type = InvalidOid;
+    int16 element_length = 0;
+    bool element_by_value = false;
+    char element_align = 'i';
+    std::vector<std::string> keys;
+    std::vector<const char*> key_pointers;
+    std::vector<int> key_lengths;
+  };
+
+  void refresh_params();
+  void fill(HeapTuple tuple, TupleDesc desc);
+  void fill_slot(std::size_t index, Datum value);
+
+  const Program& program_;
+  std::vector<SlotPlan> plans_;
+  std::vector<Cell> cells_;
+  std::vector<Datum> values_;
+  std::unique_ptr<bool[]> nulls_;
+  std::vector<std::int64_t> params_;
+  TimestampTz params_now_ = 0;
+  const void* params_zone_ = nullptr;
+  bool params_valid_ = false;
+};
+
+}  // namespace pgseg::pg
