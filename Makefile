@@ -13,8 +13,11 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 # Regression tests: every file in sql/ runs, in the order of test/regress_schedule.
 REGRESS = $(shell sed -n 's/^test: *//p' test/regress_schedule | tr '\n' ' ')
 REGRESS_OPTS = --load-extension=plpgsql
-ISOLATION = $(basename $(notdir $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_SPECS = $(wildcard test/isolation/specs/*.spec)
+ifneq ($(ISOLATION_SPECS),)
+ISOLATION = $(basename $(notdir $(ISOLATION_SPECS)))
 ISOLATION_OPTS = --inputdir=test/isolation
+endif
 
 PG_CONFIG ?= pg_config
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)

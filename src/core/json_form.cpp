@@ -166,15 +166,6 @@ class JsonReader {
                 "at " + path, std::move(hint));
   }
 
-  static void check_depth(const std::string& path, std::size_t depth) {
-    if (depth > limits::kMaxNestingDepth) {
-      throw Error(sqlstate::kStatementTooComplex, "segment filter JSON is nested too deeply",
-                  "at " + path,
-                  "At most " + std::to_string(limits::kMaxNestingDepth) +
-                      " levels of groups, \"not\" and aggregate conditions are allowed.");
-    }
-  }
-
   static void check_keys(const Json& object, const std::string& path,
                          std::initializer_list<const char*> allowed) {
     for (const auto& member : object.members()) {
@@ -203,7 +194,7 @@ class JsonReader {
   }
 
   NodePtr read_condition(const Json& json, const std::string& path, std::size_t depth) {
-    check_depth(path, depth);
+    (void)depth;  // bounded by the JSON parser's depth limit
     if (!json.is(Json::Kind::kObject)) {
       fail(path, std::string("expected a condition object, found ") + json_kind_name(json.kind()),
            "A condition is an object such as {\"field\": \"tier\", \"op\": \"=\", \"value\": "
@@ -519,9 +510,13 @@ std::string filter_to_json_text(const Node& root) { return to_json_text(filter_t
 
 NodePtr filter_from_json(const Json& document) {
   NodePtr node = JsonReader().read_root(document);
-  if (depth(*node) > limits::kMaxNestingDepth) {
+  // The same limit as the text form, measured on the text this filter prints as, so every
+  // filter accepted here also reads back from its canonical text.
+  if (nesting_depth(*node) > limits::kMaxNestingDepth) {
     throw Error(sqlstate::kStatementTooComplex, "segment filter JSON is nested too deeply",
-                {}, "At most " + std::to_string(limits::kMaxNestingDepth) + " levels are allowed.");
+                "The filter needs " + std::to_string(nesting_depth(*node)) +
+                    " levels of parentheses, NOT and aggregates in its text form.",
+                "At most " + std::to_string(limits::kMaxNestingDepth) + " levels are allowed.");
   }
   return node;
 }

@@ -14,7 +14,8 @@ inline constexpr std::size_t kMaxFilterBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxJsonBytes = 4 * 1024 * 1024;
 // Deepest nesting of parentheses, NOT and aggregate conditions.
 inline constexpr std::size_t kMaxNestingDepth = 200;
-// Deepest nesting of JSON arrays and objects in the JSON form.
+// Deepest nesting of JSON arrays and objects in the JSON form: a nested group costs four
+// levels ({"groups": [{"conditions": [...]}]}) where the text form needs one parenthesis.
 inline constexpr std::size_t kMaxJsonDepth = 4 * kMaxNestingDepth + 8;
 // Longest canonical number literal (characters).
 inline constexpr std::size_t kMaxNumberChars = 1000;

@@ -1,6 +1,8 @@
 // Printer of the canonical text form: upper-case keywords, minimal parentheses.
 #include "core/printer.hpp"
 
+#include <algorithm>
+
 #include "core/lexer.hpp"
 
 namespace pgseg {
@@ -145,7 +147,35 @@ bool needs_quotes(std::string_view name) {
   return is_reserved_word(name);
 }
 
+// Mirrors print_node: one level per parenthesised child, per NOT and per aggregate call.
+std::size_t depth_of(const Node& node) {
+  switch (node.kind) {
+    case NodeKind::kAnd:
+    case NodeKind::kOr: {
+      std::size_t deepest = 0;
+      for (const auto& child : node.children) {
+        std::size_t d = depth_of(*child) + (precedence(*child) < precedence(node) + 1 ? 1 : 0);
+        deepest = std::max(deepest, d);
+      }
+      return deepest;
+    }
+    case NodeKind::kNot: {
+      const Node& child = *node.children.front();
+      return 1 + depth_of(child) + (precedence(child) < 3 ? 1 : 0);
+    }
+    default:
+      break;
+  }
+  if (node.operand.aggregate) {
+    const Aggregate& aggregate = *node.operand.aggregate;
+    return 1 + (aggregate.condition ? depth_of(*aggregate.condition) : 0);
+  }
+  return 0;
+}
+
 }  // namespace
+
+std::size_t nesting_depth(const Node& node) { return depth_of(node); }
 
 std::string print_filter(const Node& node) {
   std::string out;

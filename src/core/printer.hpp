@@ -13,6 +13,10 @@ namespace pgseg {
 
 std::string print_filter(const Node& node);
 
+// Nesting the parser meets when reading print_filter(node): parentheses, NOT and aggregate
+// calls, counted as the parser's depth limit counts them.
+std::size_t nesting_depth(const Node& node);
+
 // An identifier as the filter language writes it: bare when possible, else double-quoted.
 std::string print_identifier(std::string_view name);
 std::string print_path(const std::vector<std::string>& path);

@@ -6,6 +6,12 @@
 #include <vector>
 
 #include "pg/boundary.hpp"
+#include "pg/filter_cache.hpp"
+#include "pg/filter_datum.hpp"
+
+extern "C" {
+#include "portability/instr_time.h"
+}
 
 using pgseg::pg::pg_guard;
 
@@ -65,3 +71,44 @@ PGSEG_FUNCTION(pgseg_test_postgres_error) {
 
 // pgseg_test_destroyed(): how many sentinel objects the failures above destroyed.
 PGSEG_FUNCTION(pgseg_test_destroyed) { return Int32GetDatum(destroyed_sentinels); }
+
+// pgseg_test_evaluate_loop(filter, row, iterations): evaluates filter on row iterations times
+// inside the backend (tuple deform, cell fill and evaluation, as triggers will) and returns
+// the mean nanoseconds per evaluation. Used by bench/evaluator_in_server.sh.
+PGSEG_FUNCTION(pgseg_test_evaluate_loop) {
+  const struct varlena* filter = pg_guard([&] { return PG_GETARG_VARLENA_PP(0); });
+  HeapTupleHeader row = pg_guard([&] { return PG_GETARG_HEAPTUPLEHEADER(1); });
+  const int64 iterations = PG_GETARG_INT64(2);
+  Oid relid = pg_guard([&] { return typeidTypeRelid(HeapTupleHeaderGetTypeId(row)); });
+  TupleDesc desc = pg_guard([&] {
+    return lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+  });
+  pgseg::pg::CompiledFilter& compiled =
+      pgseg::pg::compiled_filter(relid, pgseg::pg::filter_text(filter));
+  HeapTupleData tuple;
+  tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+  ItemPointerSetInvalid(&tuple.t_self);
+  tuple.t_tableOid = InvalidOid;
+  tuple.t_data = row;
+  MemoryContext scratch = pg_guard([] {
+    return AllocSetContextCreate(CurrentMemoryContext, "evaluate loop", ALLOCSET_DEFAULT_SIZES);
+  });
+  MemoryContext caller = MemoryContextSwitchTo(scratch);
+  int matched = 0;
+  instr_time start;
+  instr_time elapsed;
+  INSTR_TIME_SET_CURRENT(start);
+  for (int64 i = 0; i < iterations; ++i) {
+    if (compiled.evaluator->eval(&tuple, desc) == pgseg::Tri::kTrue) ++matched;
+    if ((i & 1023) == 0) {
+      pg_guard([&] { MemoryContextReset(scratch); });
+      pgseg::pg::check_for_interrupts();
+    }
+  }
+  INSTR_TIME_SET_CURRENT(elapsed);
+  INSTR_TIME_SUBTRACT(elapsed, start);
+  MemoryContextSwitchTo(caller);
+  (void)matched;
+  double nanoseconds = INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / static_cast<double>(iterations);
+  return Float8GetDatum(nanoseconds);
+}
