@@ -21,8 +21,10 @@ NodePtr decode_binary(std::string_view bytes) {
   auto version = static_cast<std::uint8_t>(bytes.front());
   if (version != kBinaryFormatVersion) {
     throw Error(sqlstate::kInvalidBinaryRepresentation, "invalid binary segment filter",
-                "Unsupported format version " + std::to_string(version) + "; this version of "
-                "pg_segments reads version " + std::to_string(kBinaryFormatVersion) + ".");
+                "Unsupported format version " + std::to_string(version) +
+                    "; this version of "
+                    "pg_segments reads version " +
+                    std::to_string(kBinaryFormatVersion) + ".");
   }
   return parse_filter(bytes.substr(1));
 }

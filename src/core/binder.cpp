@@ -121,7 +121,7 @@ std::string operator_name(const Node& node) {
     case NodeKind::kRelTime:
       return node.rel_kind == RelTimeKind::kWithinLast   ? "WITHIN LAST"
              : node.rel_kind == RelTimeKind::kWithinNext ? "WITHIN NEXT"
-                                                          : "OLDER THAN";
+                                                         : "OLDER THAN";
     case NodeKind::kIsNull:
       return "IS NULL";
     default:
@@ -198,8 +198,8 @@ class Binder {
     }
     const Column* column = schema_.find_column(operand.path.front());
     if (column == nullptr) {
-      std::string message = "column " + quoted(operand.path.front()) + " does not exist in " +
-                            schema_.object_name();
+      std::string message =
+          "column " + quoted(operand.path.front()) + " does not exist in " + schema_.object_name();
       std::string suggestion = closest_name(operand.path.front(), schema_.column_names());
       std::string hint;
       if (!suggestion.empty()) {
@@ -255,9 +255,9 @@ class Binder {
         std::string hint;
         if (need == LiteralNeed::kString) {
           hint = "Write the value in single quotes, as in '" +
-                 (literal.kind == LiteralKind::kNumber ? literal.text
-                                                       : std::string(literal.boolean ? "true"
-                                                                                     : "false")) +
+                 (literal.kind == LiteralKind::kNumber
+                      ? literal.text
+                      : std::string(literal.boolean ? "true" : "false")) +
                  "'.";
         } else if (need == LiteralNeed::kNumber) {
           hint = "Write the number without quotes.";
@@ -295,7 +295,8 @@ class Binder {
       case NodeKind::kCompare:
       case NodeKind::kIn:
       case NodeKind::kBetween:
-        if (literal_need(category) == LiteralNeed::kNone) unsupported_operator(node, binding, category);
+        if (literal_need(category) == LiteralNeed::kNone)
+          unsupported_operator(node, binding, category);
         if (category == TypeCategory::kBool &&
             (node.kind == NodeKind::kBetween ||
              (node.kind == NodeKind::kCompare && node.op != CompareOp::kEq &&

@@ -36,7 +36,9 @@ bool holds(int cmp, CompareOp op) {
   return false;
 }
 
-int compare_int(std::int64_t a, std::int64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
+int compare_int(std::int64_t a, std::int64_t b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
 
 // Byte order, then length: PostgreSQL's text ordering under the C collation.
 int compare_bytes(std::string_view a, std::string_view b) {
@@ -370,8 +372,8 @@ void ProgramBuilder::emit_compare(const Node& node, const Binding& binding, Comp
       leaf(std::make_unique<IntCompare>(slot(binding, SlotKind::kJsonBool), op,
                                         literal.boolean ? 1 : 0));
     } else if (binding.kind == ValueKind::kJsonString && equality) {
-      leaf(std::make_unique<BytesEquals>(slot(binding, SlotKind::kJsonString),
-                                         op == CompareOp::kNe, literal.text));
+      leaf(std::make_unique<BytesEquals>(slot(binding, SlotKind::kJsonString), op == CompareOp::kNe,
+                                         literal.text));
     } else if (binding.kind == ValueKind::kJsonString && native_bytes_order(binding)) {
       leaf(std::make_unique<BytesOrder>(slot(binding, SlotKind::kJsonString), op, literal.text));
     } else {
@@ -413,8 +415,8 @@ void ProgramBuilder::emit_compare(const Node& node, const Binding& binding, Comp
                                           std::strtod(literal.text.c_str(), nullptr)));
       return;
     case TypeCategory::kBool:
-      leaf(std::make_unique<IntCompare>(slot(binding, SlotKind::kInt), op,
-                                        literal.boolean ? 1 : 0));
+      leaf(
+          std::make_unique<IntCompare>(slot(binding, SlotKind::kInt), op, literal.boolean ? 1 : 0));
       return;
     case TypeCategory::kDate:
     case TypeCategory::kTimestamp:
@@ -497,8 +499,7 @@ void ProgramBuilder::emit_in(const Node& node, const Binding& binding) {
                              ? (literal.boolean ? 1 : 0)
                              : host_.literal_to_int(binding, literal, false));
       }
-      leaf(std::make_unique<IntIn>(slot(binding, SlotKind::kInt), node.negated,
-                                   std::move(values)));
+      leaf(std::make_unique<IntIn>(slot(binding, SlotKind::kInt), node.negated, std::move(values)));
       return;
     }
     case TypeCategory::kText:
@@ -626,10 +627,10 @@ void ProgramBuilder::emit(const Node& node) {
       emit_between(node, binding);
       return;
     case NodeKind::kIsNull:
-      leaf(std::make_unique<IsNull>(
-          binding.json_path.empty() ? slot(binding, SlotKind::kRaw)
-                                    : slot(binding, SlotKind::kJsonHandle),
-          node.negated));
+      leaf(std::make_unique<IsNull>(binding.json_path.empty()
+                                        ? slot(binding, SlotKind::kRaw)
+                                        : slot(binding, SlotKind::kJsonHandle),
+                                    node.negated));
       return;
     case NodeKind::kLike:
       leaf(host_.like(binding, node.negated, node.case_insensitive, node.literals.front().text,
@@ -642,9 +643,8 @@ void ProgramBuilder::emit(const Node& node) {
       emit_relative_time(node, binding);
       return;
     case NodeKind::kTruth:
-      leaf(std::make_unique<Truth>(binding.json_path.empty()
-                                       ? slot(binding, SlotKind::kInt)
-                                       : slot(binding, SlotKind::kJsonBool)));
+      leaf(std::make_unique<Truth>(binding.json_path.empty() ? slot(binding, SlotKind::kInt)
+                                                             : slot(binding, SlotKind::kJsonBool)));
       return;
     default:
       constant(false);

@@ -25,7 +25,9 @@ enum class Tri : std::uint8_t { kFalse = 0, kTrue = 1, kUnknown = 2 };
 inline Tri tri_not(Tri t) {
   return t == Tri::kUnknown ? t : (t == Tri::kTrue ? Tri::kFalse : Tri::kTrue);
 }
-inline Tri tri_of(bool b) { return b ? Tri::kTrue : Tri::kFalse; }
+inline Tri tri_of(bool b) {
+  return b ? Tri::kTrue : Tri::kFalse;
+}
 
 enum class CellKind : std::uint8_t { kNull, kInt, kFloat, kBytes, kList, kHandle };
 
@@ -166,7 +168,7 @@ class Program {
   enum class Op : std::uint8_t { kAnd, kOr, kNot, kLeaf, kConst };
   struct Instr {
     Op op;
-    bool value;        // kConst
+    bool value;          // kConst
     std::uint32_t end;   // index one past this instruction's subtree
     std::uint32_t leaf;  // kLeaf
   };

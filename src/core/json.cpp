@@ -18,8 +18,8 @@ class JsonParser {
   Json parse_document() {
     if (text_.size() > limits::kMaxJsonBytes) {
       throw Error(sqlstate::kProgramLimitExceeded, "segment filter JSON is too long",
-                  "The document has " + std::to_string(text_.size()) +
-                      " bytes; the limit is " + std::to_string(limits::kMaxJsonBytes) + ".");
+                  "The document has " + std::to_string(text_.size()) + " bytes; the limit is " +
+                      std::to_string(limits::kMaxJsonBytes) + ".");
     }
     skip_space();
     Json value = parse_value(0);
@@ -35,9 +35,8 @@ class JsonParser {
   }
 
   void skip_space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-            text_[pos_] == '\r')) {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -326,7 +325,9 @@ void write_value(const Json& value, std::string& out) {
 
 }  // namespace
 
-Json parse_json(std::string_view text) { return JsonParser(text).parse_document(); }
+Json parse_json(std::string_view text) {
+  return JsonParser(text).parse_document();
+}
 
 std::string to_json_text(const Json& value) {
   std::string out;

@@ -78,7 +78,7 @@ std::string op_name(const Node& node) {
     case NodeKind::kRelTime:
       return node.rel_kind == RelTimeKind::kWithinLast   ? "within last"
              : node.rel_kind == RelTimeKind::kWithinNext ? "within next"
-                                                          : "older than";
+                                                         : "older than";
     case NodeKind::kInSegment:
       return prefix + "in segment";
     default:
@@ -215,8 +215,9 @@ class JsonReader {
     if (json.find("field") != nullptr || json.find("aggregate") != nullptr) {
       return read_predicate(json, path, depth);
     }
-    fail(path, "a condition needs \"field\", \"aggregate\", \"segment\", \"groups\", \"not\" or "
-               "\"constant\"");
+    fail(path,
+         "a condition needs \"field\", \"aggregate\", \"segment\", \"groups\", \"not\" or "
+         "\"constant\"");
   }
 
   NodePtr read_groups(const Json& json, const std::string& path, std::size_t depth) {
@@ -231,8 +232,8 @@ class JsonReader {
       std::string group_path = path + ".groups[" + std::to_string(g) + "]";
       const Json& group = groups.items()[g];
       if (!group.is(Json::Kind::kObject)) {
-        fail(group_path, std::string("expected a group object, found ") +
-                             json_kind_name(group.kind()));
+        fail(group_path,
+             std::string("expected a group object, found ") + json_kind_name(group.kind()));
       }
       check_keys(group, group_path, {"conditions"});
       const Json& conditions = require(group, group_path, "conditions", Json::Kind::kArray);
@@ -352,7 +353,8 @@ class JsonReader {
     if (relation == nullptr) fail(spec_path, "missing key \"relation\"");
     node.operand.path = read_path(*relation, spec_path + ".relation");
     auto aggregate = std::make_unique<Aggregate>();
-    std::string func = normalized_op(require(spec, spec_path, "function", Json::Kind::kString).text());
+    std::string func =
+        normalized_op(require(spec, spec_path, "function", Json::Kind::kString).text());
     static const struct {
       const char* name;
       AggregateFunc func;
@@ -370,8 +372,8 @@ class JsonReader {
       fail(spec_path + ".function", "unknown aggregate " + quoted(func),
            "Aggregates are count, sum, min, max, avg and exists.");
     }
-    bool takes_column = aggregate->func != AggregateFunc::kCount &&
-                        aggregate->func != AggregateFunc::kExists;
+    bool takes_column =
+        aggregate->func != AggregateFunc::kCount && aggregate->func != AggregateFunc::kExists;
     const Json* column = spec.find("column");
     if (takes_column && column == nullptr) {
       fail(spec_path, std::string(aggregate_func_name(aggregate->func)) + " needs a \"column\"");
@@ -402,8 +404,8 @@ class JsonReader {
     static const struct {
       const char* name;
       CompareOp op;
-    } kCompare[] = {{"=", CompareOp::kEq},  {"<>", CompareOp::kNe}, {"!=", CompareOp::kNe},
-                    {"<", CompareOp::kLt},  {"<=", CompareOp::kLe}, {">", CompareOp::kGt},
+    } kCompare[] = {{"=", CompareOp::kEq}, {"<>", CompareOp::kNe}, {"!=", CompareOp::kNe},
+                    {"<", CompareOp::kLt}, {"<=", CompareOp::kLe}, {">", CompareOp::kGt},
                     {">=", CompareOp::kGe}};
     for (const auto& c : kCompare) {
       if (op == c.name) {
@@ -478,8 +480,8 @@ class JsonReader {
     std::optional<std::string> canonical = canonical_number(amount.text());
     std::optional<std::int64_t> value = canonical ? parse_int64(*canonical) : std::nullopt;
     if (!value || *value < 1 || *value > limits::kMaxRelativeAmount) {
-      fail(path + ".amount", "expected a whole number from 1 to " +
-                                 std::to_string(limits::kMaxRelativeAmount));
+      fail(path + ".amount",
+           "expected a whole number from 1 to " + std::to_string(limits::kMaxRelativeAmount));
     }
     node.amount = *value;
     std::string unit = normalized_op(require(json, path, "unit", Json::Kind::kString).text());
@@ -504,9 +506,13 @@ class JsonReader {
 
 }  // namespace
 
-Json filter_to_json(const Node& root) { return groups_to_json(root); }
+Json filter_to_json(const Node& root) {
+  return groups_to_json(root);
+}
 
-std::string filter_to_json_text(const Node& root) { return to_json_text(filter_to_json(root)); }
+std::string filter_to_json_text(const Node& root) {
+  return to_json_text(filter_to_json(root));
+}
 
 NodePtr filter_from_json(const Json& document) {
   NodePtr node = JsonReader().read_root(document);
@@ -521,6 +527,8 @@ NodePtr filter_from_json(const Json& document) {
   return node;
 }
 
-NodePtr filter_from_json_text(std::string_view text) { return filter_from_json(parse_json(text)); }
+NodePtr filter_from_json_text(std::string_view text) {
+  return filter_from_json(parse_json(text));
+}
 
 }  // namespace pgseg

@@ -18,17 +18,21 @@ bool is_ident_char(unsigned char c) {
   return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-char to_lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower_ascii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 constexpr std::array<std::string_view, 14> kReserved = {
-    "and",     "or",      "not",  "true",   "false", "null",   "in",
-    "is",      "between", "like", "ilike",  "contains", "within", "older"};
+    "and", "or",      "not",  "true",  "false",    "null",   "in",
+    "is",  "between", "like", "ilike", "contains", "within", "older"};
 
 class Lexer {
  public:
@@ -234,7 +238,9 @@ class Lexer {
 
 }  // namespace
 
-std::vector<Token> tokenize(std::string_view text) { return Lexer(text).run(); }
+std::vector<Token> tokenize(std::string_view text) {
+  return Lexer(text).run();
+}
 
 bool is_keyword(const Token& token, std::string_view keyword) {
   return token.kind == TokenKind::kIdentifier && token.text == keyword;

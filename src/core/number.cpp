@@ -12,7 +12,9 @@ namespace pgseg {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 [[noreturn]] void throw_too_long() {
   throw Error(sqlstate::kNumericValueOutOfRange, "number literal is out of range",

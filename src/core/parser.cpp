@@ -47,8 +47,8 @@ class Parser {
 
   [[noreturn]] void fail_at(const Token& token, const std::string& expected,
                             std::string hint = {}) {
-    std::string message = "syntax error at or near " + describe_token(text_, token) +
-                          " in segment filter";
+    std::string message =
+        "syntax error at or near " + describe_token(text_, token) + " in segment filter";
     if (token.kind == TokenKind::kEnd) message = "syntax error at end of segment filter";
     if (!expected.empty()) message += ": expected " + expected;
     throw_syntax_error(text_, token.offset, std::move(message), std::move(hint));
@@ -156,8 +156,7 @@ class Parser {
     expect_keyword("in", "IN SEGMENT");
     if (!accept_keyword("segment")) fail_at(peek(), "SEGMENT after IN");
     if (peek().kind != TokenKind::kString) {
-      fail_at(peek(), "the segment's system name as a string",
-              "Write IN SEGMENT 'system-name'.");
+      fail_at(peek(), "the segment's system name as a string", "Write IN SEGMENT 'system-name'.");
     }
     auto node = std::make_unique<Node>();
     node->kind = NodeKind::kInSegment;
@@ -379,7 +378,8 @@ class Parser {
       std::string hint;
       if (token.kind == TokenKind::kString || token.kind == TokenKind::kNumber) {
         hint = "Put an operator such as = between the column and the value.";
-      } else if (token.kind == TokenKind::kIdentifier || token.kind == TokenKind::kQuotedIdentifier) {
+      } else if (token.kind == TokenKind::kIdentifier ||
+                 token.kind == TokenKind::kQuotedIdentifier) {
         hint = "Combine conditions with AND or OR.";
       }
       fail_at(token, "an operator (=, <>, <, IN, BETWEEN, IS NULL, LIKE, CONTAINS, WITHIN ...)",
@@ -395,11 +395,11 @@ class Parser {
     }
     std::optional<std::int64_t> value = parse_int64(amount.text);
     if (!value || *value < 1 || *value > limits::kMaxRelativeAmount) {
-      throw Error(sqlstate::kNumericValueOutOfRange,
-                  "time amount " + amount.text + " is out of range in segment filter",
-                  caret_excerpt(text_, amount.offset),
-                  "Use a whole number from 1 to " + std::to_string(limits::kMaxRelativeAmount) +
-                      ".");
+      throw Error(
+          sqlstate::kNumericValueOutOfRange,
+          "time amount " + amount.text + " is out of range in segment filter",
+          caret_excerpt(text_, amount.offset),
+          "Use a whole number from 1 to " + std::to_string(limits::kMaxRelativeAmount) + ".");
     }
     advance();
     node.amount = *value;

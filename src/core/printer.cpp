@@ -125,7 +125,7 @@ void print_node(const Node& node, std::string& out) {
     case NodeKind::kRelTime:
       out += node.rel_kind == RelTimeKind::kWithinLast   ? " WITHIN LAST "
              : node.rel_kind == RelTimeKind::kWithinNext ? " WITHIN NEXT "
-                                                          : " OLDER THAN ";
+                                                         : " OLDER THAN ";
       out += std::to_string(node.amount);
       out += ' ';
       out += time_unit_name(node.unit, node.amount != 1);
@@ -175,7 +175,9 @@ std::size_t depth_of(const Node& node) {
 
 }  // namespace
 
-std::size_t nesting_depth(const Node& node) { return depth_of(node); }
+std::size_t nesting_depth(const Node& node) {
+  return depth_of(node);
+}
 
 std::string print_filter(const Node& node) {
   std::string out;

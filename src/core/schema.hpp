@@ -36,8 +36,8 @@ struct ColumnType {
   TypeCategory category = TypeCategory::kUnsupported;
   TypeCategory element = TypeCategory::kUnsupported;  // kArray: the element's category
   std::string name;                                   // SQL name for messages, e.g. "text[]"
-  bool collation_deterministic = true;  // text kinds: equality is byte equality
-  bool collation_is_c = false;          // text kinds: ordering is byte order
+  bool collation_deterministic = true;                // text kinds: equality is byte equality
+  bool collation_is_c = false;                        // text kinds: ordering is byte order
 };
 
 struct Column {

@@ -119,8 +119,7 @@ class SqlCompiler {
       case LiteralKind::kNumber:
         // Floats compare in double precision (PostgreSQL's float48 and float8 operators);
         // integers and numerics compare exactly, as the evaluator does.
-        if (binding.json_path.empty() &&
-            binding.column->type.category == TypeCategory::kFloat) {
+        if (binding.json_path.empty() && binding.column->type.category == TypeCategory::kFloat) {
           return sql_string_literal(literal.text) + "::double precision";
         }
         return literal.text;

@@ -9,8 +9,8 @@
 #include "pg/filter_cache.hpp"
 #include "pg/filter_datum.hpp"
 
-using pgseg::pg::CompiledFilter;
 using pgseg::pg::compiled_filter;
+using pgseg::pg::CompiledFilter;
 using pgseg::pg::filter_text;
 using pgseg::pg::pg_guard;
 
@@ -21,8 +21,9 @@ const struct varlena* filter_arg(FunctionCallInfo fcinfo, int n) {
 }
 
 Datum text_datum(const std::string& s) {
-  return pg_guard(
-      [&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+  return pg_guard([&] {
+    return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
+  });
 }
 
 // What segments.matches keeps between calls of one query (palloc'd in fn_mcxt, plain data).
@@ -40,10 +41,10 @@ MatchesState* matches_state(FunctionCallInfo fcinfo, Oid row_type, int32 row_typ
   if (state != nullptr && state->row_type == row_type) return state;
   Oid relid = pg_guard([&] { return typeidTypeRelid(row_type); });
   if (!OidIsValid(relid)) {
-    throw pgseg::Error(pgseg::sqlstate::kDatatypeMismatch,
-                       "segments.matches needs a row of a table",
-                       "The argument is of a type that is not a table's row type.",
-                       "Pass the whole row, as in segments.matches(filter, c) ... FROM customers c.");
+    throw pgseg::Error(
+        pgseg::sqlstate::kDatatypeMismatch, "segments.matches needs a row of a table",
+        "The argument is of a type that is not a table's row type.",
+        "Pass the whole row, as in segments.matches(filter, c) ... FROM customers c.");
   }
   return pg_guard([&] {
     MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
@@ -75,7 +76,8 @@ PGSEG_FUNCTION(pgseg_matches) {
   MatchesState* state =
       matches_state(fcinfo, HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
   if (state->compiled == nullptr || pgseg::pg::is_outdated(*state->compiled) ||
-      std::string_view(state->filter, static_cast<std::size_t>(state->filter_length)) != canonical) {
+      std::string_view(state->filter, static_cast<std::size_t>(state->filter_length)) !=
+          canonical) {
     state->compiled = &compiled_filter(state->relid, canonical);
     pg_guard([&] {
       if (state->filter != nullptr) pfree(state->filter);

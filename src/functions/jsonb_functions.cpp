@@ -48,7 +48,8 @@ PGSEG_FUNCTION(pgseg_jsonb_text) {
 PGSEG_FUNCTION(pgseg_jsonb_number) {
   JsonbValue value;
   if (!find_argument(fcinfo, &value) || value.type != jbvNumeric) return null_result(fcinfo);
-  return pg_guard([&] { return NumericGetDatum(DatumGetNumericCopy(NumericGetDatum(value.val.numeric))); });
+  return pg_guard(
+      [&] { return NumericGetDatum(DatumGetNumericCopy(NumericGetDatum(value.val.numeric))); });
 }
 
 // jsonb_bool(doc, VARIADIC keys): the JSON boolean under keys, else NULL.

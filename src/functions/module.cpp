@@ -9,5 +9,7 @@ void _PG_init(void);
 
 // Registers cache callbacks. No shared memory and no preload needed, so the library also
 // works where it cannot be preloaded (for example on every node of a distributed cluster).
-void _PG_init(void) { pgseg::pg::register_filter_cache_callbacks(); }
+void _PG_init(void) {
+  pgseg::pg::register_filter_cache_callbacks();
+}
 }

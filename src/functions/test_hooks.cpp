@@ -70,7 +70,9 @@ PGSEG_FUNCTION(pgseg_test_postgres_error) {
 }
 
 // pgseg_test_destroyed(): how many sentinel objects the failures above destroyed.
-PGSEG_FUNCTION(pgseg_test_destroyed) { return Int32GetDatum(destroyed_sentinels); }
+PGSEG_FUNCTION(pgseg_test_destroyed) {
+  return Int32GetDatum(destroyed_sentinels);
+}
 
 // pgseg_test_evaluate_loop(filter, row, iterations): evaluates filter on row iterations times
 // inside the backend (tuple deform, cell fill and evaluation, as triggers will) and returns
@@ -81,7 +83,8 @@ PGSEG_FUNCTION(pgseg_test_evaluate_loop) {
   const int64 iterations = PG_GETARG_INT64(2);
   Oid relid = pg_guard([&] { return typeidTypeRelid(HeapTupleHeaderGetTypeId(row)); });
   TupleDesc desc = pg_guard([&] {
-    return lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+    return lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(row),
+                                       HeapTupleHeaderGetTypMod(row));
   });
   pgseg::pg::CompiledFilter& compiled =
       pgseg::pg::compiled_filter(relid, pgseg::pg::filter_text(filter));

@@ -79,12 +79,12 @@ Datum run_entry(FunctionCallInfo fcinfo, Datum (*body)(FunctionCallInfo));
 
 // Declares a SQL-callable C function whose body is C++:
 //   PGSEG_FUNCTION(pgseg_thing) { ... return ...; }
-#define PGSEG_FUNCTION(name)                                               \
-  extern "C" {                                                             \
-  PG_FUNCTION_INFO_V1(name);                                               \
-  }                                                                        \
-  static Datum name##_body([[maybe_unused]] FunctionCallInfo fcinfo);      \
-  extern "C" Datum name(PG_FUNCTION_ARGS) {                                \
-    return ::pgseg::pg::run_entry(fcinfo, name##_body);                    \
-  }                                                                        \
+#define PGSEG_FUNCTION(name)                                          \
+  extern "C" {                                                        \
+  PG_FUNCTION_INFO_V1(name);                                          \
+  }                                                                   \
+  static Datum name##_body([[maybe_unused]] FunctionCallInfo fcinfo); \
+  extern "C" Datum name(PG_FUNCTION_ARGS) {                           \
+    return ::pgseg::pg::run_entry(fcinfo, name##_body);               \
+  }                                                                   \
   static Datum name##_body([[maybe_unused]] FunctionCallInfo fcinfo)

@@ -51,7 +51,12 @@ int call_compare(FmgrInfo* cmp, Oid collation, Datum a, Datum b) {
 class DatumCompare final : public Predicate {
  public:
   DatumCompare(int slot, Access access, CompareOp op, FmgrInfo* cmp, Oid collation, Datum constant)
-      : slot_(slot), access_(access), op_(op), cmp_(cmp), collation_(collation), constant_(constant) {}
+      : slot_(slot),
+        access_(access),
+        op_(op),
+        cmp_(cmp),
+        collation_(collation),
+        constant_(constant) {}
   Tri eval(const RowView& row) const override {
     Datum value;
     if (!read_value(row.cells[slot_], access_, &value)) return Tri::kUnknown;
@@ -71,7 +76,11 @@ class DatumIn final : public Predicate {
  public:
   DatumIn(int slot, Access access, bool negated, FmgrInfo* cmp, Oid collation,
           std::vector<Datum> constants)
-      : slot_(slot), access_(access), negated_(negated), cmp_(cmp), collation_(collation),
+      : slot_(slot),
+        access_(access),
+        negated_(negated),
+        cmp_(cmp),
+        collation_(collation),
         constants_(std::move(constants)) {}
   Tri eval(const RowView& row) const override {
     Datum value;
@@ -120,15 +129,20 @@ class CollatedBytesCompare final : public Predicate {
 class DatumLike final : public Predicate {
  public:
   DatumLike(int slot, bool from_bytes, bool negated, FmgrInfo* like, Oid collation, Datum pattern)
-      : slot_(slot), from_bytes_(from_bytes), negated_(negated), like_(like),
-        collation_(collation), pattern_(pattern) {}
+      : slot_(slot),
+        from_bytes_(from_bytes),
+        negated_(negated),
+        like_(like),
+        collation_(collation),
+        pattern_(pattern) {}
   Tri eval(const RowView& row) const override {
     const Cell& cell = row.cells[slot_];
     if (cell.is_null()) return Tri::kUnknown;
     bool matched = pg_guard([&] {
-      Datum value = from_bytes_ ? PointerGetDatum(cstring_to_text_with_len(
-                                      cell.bytes, static_cast<int>(cell.length)))
-                                : reinterpret_cast<Datum>(cell.handle);
+      Datum value =
+          from_bytes_
+              ? PointerGetDatum(cstring_to_text_with_len(cell.bytes, static_cast<int>(cell.length)))
+              : reinterpret_cast<Datum>(cell.handle);
       return DatumGetBool(FunctionCall2Coll(like_, collation_, value, pattern_));
     });
     return tri_of(matched != negated_);
@@ -147,7 +161,10 @@ class DatumLike final : public Predicate {
 class ArrayContains final : public Predicate {
  public:
   ArrayContains(int slot, bool negated, FmgrInfo* function, Oid collation, Datum constant)
-      : slot_(slot), negated_(negated), function_(function), collation_(collation),
+      : slot_(slot),
+        negated_(negated),
+        function_(function),
+        collation_(collation),
         constant_(constant) {}
   Tri eval(const RowView& row) const override {
     const Cell& cell = row.cells[slot_];
@@ -263,8 +280,7 @@ Oid PgHost::collation(const Binding& binding) const {
   return schema_.pg_column(*binding.column).collation;
 }
 
-std::int64_t PgHost::literal_to_int(const Binding& binding, const Literal& literal,
-                                    bool element) {
+std::int64_t PgHost::literal_to_int(const Binding& binding, const Literal& literal, bool element) {
   const PgColumn& pg = schema_.pg_column(*binding.column);
   const Oid type = element ? pg.element_type : pg.base_type;
   Datum value = input(type, literal_text(literal));
@@ -310,9 +326,8 @@ std::unique_ptr<Predicate> PgHost::in_list(const Binding& binding, bool negated,
       collation(binding), std::move(constants));
 }
 
-std::unique_ptr<Predicate> PgHost::like(const Binding& binding, bool negated,
-                                        bool case_insensitive, const std::string& pattern,
-                                        ProgramBuilder& builder) {
+std::unique_ptr<Predicate> PgHost::like(const Binding& binding, bool negated, bool case_insensitive,
+                                        const std::string& pattern, ProgramBuilder& builder) {
   const bool json = !binding.json_path.empty();
   const Oid left = json ? TEXTOID : schema_.pg_column(*binding.column).base_type;
   const char* name = case_insensitive ? "~~*" : "~~";
@@ -335,12 +350,11 @@ std::unique_ptr<Predicate> PgHost::like(const Binding& binding, bool negated,
     return info;
   });
   return std::make_unique<DatumLike>(
-      builder.slot(binding, json ? SlotKind::kJsonString : SlotKind::kRaw), json, negated,
-      function, collation(binding), input(resolved.right, pattern));
+      builder.slot(binding, json ? SlotKind::kJsonString : SlotKind::kRaw), json, negated, function,
+      collation(binding), input(resolved.right, pattern));
 }
 
-std::unique_ptr<Predicate> PgHost::contains(const Binding& binding, bool negated,
-                                            ContainsMode mode,
+std::unique_ptr<Predicate> PgHost::contains(const Binding& binding, bool negated, ContainsMode mode,
                                             const std::vector<Literal>& literals,
                                             ProgramBuilder& builder) {
   if (!binding.json_path.empty()) {
@@ -366,7 +380,8 @@ std::unique_ptr<Predicate> PgHost::contains(const Binding& binding, bool negated
     return info;
   });
   return std::make_unique<ArrayContains>(builder.slot(binding, SlotKind::kRaw), negated, function,
-                                         pg.collation, input(pg.base_type, array_literal_text(literals)));
+                                         pg.collation,
+                                         input(pg.base_type, array_literal_text(literals)));
 }
 
 }  // namespace pgseg::pg

@@ -59,8 +59,8 @@ bool parse_timestamptz_quietly(const char* text, int length, TimestampTz* out) {
   // not a timestamp here. Parsing holds no resources, so the error state is just cleared.
   PG_TRY();
   {
-    int dterr = ParseDateTime(input, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS,
-                              &nfields);
+    int dterr =
+        ParseDateTime(input, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nfields);
     for (int i = 0; dterr == 0 && i < nfields; ++i) {
       if (is_special_word(field[i])) dterr = DTERR_BAD_FORMAT;
     }

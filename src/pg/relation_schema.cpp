@@ -32,7 +32,8 @@ RawRelation* read_relation(Oid relid) {
   TupleDesc desc = RelationGetDescr(rel);
   auto* raw = static_cast<RawRelation*>(palloc0(sizeof(RawRelation)));
   char* nspname = get_namespace_name(RelationGetNamespace(rel));
-  raw->qualified_sql_name = pstrdup(quote_qualified_identifier(nspname, RelationGetRelationName(rel)));
+  raw->qualified_sql_name =
+      pstrdup(quote_qualified_identifier(nspname, RelationGetRelationName(rel)));
   raw->name = pstrdup(raw->qualified_sql_name);
   raw->natts = desc->natts;
   raw->columns = static_cast<RawColumn*>(palloc0(sizeof(RawColumn) * (desc->natts + 1)));
@@ -159,7 +160,7 @@ void RelationSchema::check_literal(const Column& column, const Literal& literal,
   // Integers and numerics are compared exactly whatever their size; booleans need no check.
   if (category == TypeCategory::kInteger && !element) return;
   if (category == TypeCategory::kNumeric || category == TypeCategory::kBool) return;
-  const Oid type = element ? pg.element_type
+  const Oid type = element                            ? pg.element_type
                    : category == TypeCategory::kFloat ? FLOAT8OID
                                                       : pg.type;
   const char* input_text = literal_text(literal);
@@ -173,8 +174,8 @@ void RelationSchema::check_literal(const Column& column, const Literal& literal,
   } catch (const PgError& e) {
     Error error = to_core_error(e);
     std::string message = std::string("invalid value for ") + (element ? "elements of " : "") +
-                          "column " + quoted(column.name) + " of type " + column.type.name +
-                          ": " + error.what();
+                          "column " + quoted(column.name) + " of type " + column.type.name + ": " +
+                          error.what();
     throw Error(error.sqlstate(), message, error.detail(), error.hint());
   }
 }

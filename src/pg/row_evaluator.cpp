@@ -127,9 +127,9 @@ void RowEvaluator::refresh_params() {
     }
     // now() +/- interval, with the session time zone's calendar, as the SQL computes it.
     params_[i] = pg_guard([&] {
-      return DatumGetTimestampTz(DirectFunctionCall2(
-          spec.sign < 0 ? timestamptz_mi_interval : timestamptz_pl_interval,
-          TimestampTzGetDatum(now), IntervalPGetDatum(&span)));
+      return DatumGetTimestampTz(
+          DirectFunctionCall2(spec.sign < 0 ? timestamptz_mi_interval : timestamptz_pl_interval,
+                              TimestampTzGetDatum(now), IntervalPGetDatum(&span)));
     });
   }
   params_now_ = now;

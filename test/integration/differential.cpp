@@ -22,8 +22,22 @@ using pgseg::integration::Result;
 namespace {
 
 enum class Kind {
-  kText, kBpchar, kInt, kNumeric, kFloat, kBool, kDate, kTimestamp, kTimestampTz, kEnum, kUuid,
-  kTextArray, kIntArray, kNumericArray, kEnumArray, kJson
+  kText,
+  kBpchar,
+  kInt,
+  kNumeric,
+  kFloat,
+  kBool,
+  kDate,
+  kTimestamp,
+  kTimestampTz,
+  kEnum,
+  kUuid,
+  kTextArray,
+  kIntArray,
+  kNumericArray,
+  kEnumArray,
+  kJson
 };
 
 struct ColumnDef {
@@ -63,79 +77,146 @@ std::vector<ColumnDef> columns(bool nondeterministic) {
 
 // Values stored in rows (SQL expressions) and literals used in filters (filter syntax).
 const std::vector<std::string> kTextValues = {
-    "''", "'gold'", "'Gold'", "'GOLD'", "'gold '", "'silver'", "'ü'", "'Ü'", "'日本'",
-    "'a''b'", "'a\\b'", "'%'", "'_'", "'x%y'", "'😀'", "'e\u0301'", "'\u00e9'", "'zz'", "'Z'",
-    "'abc'", "'ab'", "'b'"};
+    "''",       "'gold'", "'Gold'", "'GOLD'", "'gold '", "'silver'", "'ü'", "'Ü'",
+    "'日本'",   "'a''b'", "'a\\b'", "'%'",    "'_'",     "'x%y'",    "'😀'", "'e\u0301'",
+    "'\u00e9'", "'zz'",   "'Z'",    "'abc'",  "'ab'",    "'b'"};
 const std::vector<std::string> kTextLiterals = {
-    "''", "'gold'", "'Gold'", "'GOLD'", "'gold '", "'silver'", "'ü'", "'Ü'", "'日本'", "'a''b'",
-    "'a\\b'", "'%'", "'zz'", "'Z'", "'abc'", "'ab'", "'b'", "'e\u0301'", "'\u00e9'", "'😀'", "'m'"};
+    "''",    "'gold'", "'Gold'", "'GOLD'",    "'gold '",  "'silver'", "'ü'",
+    "'Ü'",   "'日本'", "'a''b'", "'a\\b'",    "'%'",      "'zz'",     "'Z'",
+    "'abc'", "'ab'",   "'b'",    "'e\u0301'", "'\u00e9'", "'😀'",      "'m'"};
 const std::vector<std::string> kLikePatterns = {
-    "'g%'", "'%d'", "'%o%'", "'_old'", "'G%'", "'%'", "''", "'a\\%%'", "'%😀%'", "'%''%'",
-    "'ü%'", "'_'", "'__'", "'%\\_%'", "'GOLD'", "'%B%'"};
+    "'g%'",  "'%d'",   "'%o%'", "'_old'", "'G%'", "'%'",     "''",     "'a\\%%'",
+    "'%😀%'", "'%''%'", "'ü%'",  "'_'",    "'__'", "'%\\_%'", "'GOLD'", "'%B%'"};
 const std::vector<std::string> kIntValues = {"0", "1", "-1", "2", "3", "100", "32767", "-32768"};
 const std::vector<std::string> kBigValues = {"2147483647", "-2147483648", "9223372036854775807",
                                              "-9223372036854775808"};
-const std::vector<std::string> kNumericValues = {
-    "0", "1", "-1", "2.5", "-2.5", "100", "1e20", "0.000001", "123.456", "'NaN'", "'Infinity'",
-    "'-Infinity'", "9223372036854775808", "-1e30", "2.50"};
+const std::vector<std::string> kNumericValues = {"0",
+                                                 "1",
+                                                 "-1",
+                                                 "2.5",
+                                                 "-2.5",
+                                                 "100",
+                                                 "1e20",
+                                                 "0.000001",
+                                                 "123.456",
+                                                 "'NaN'",
+                                                 "'Infinity'",
+                                                 "'-Infinity'",
+                                                 "9223372036854775808",
+                                                 "-1e30",
+                                                 "2.50"};
 const std::vector<std::string> kFloatValues = {
-    "0", "'-0'", "1", "2.5", "'NaN'", "'Infinity'", "'-Infinity'", "1e300", "1e-300", "0.1",
-    "100", "'3.4e38'", "-2.5"};
+    "0",     "'-0'",   "1",   "2.5", "'NaN'",    "'Infinity'", "'-Infinity'",
+    "1e300", "1e-300", "0.1", "100", "'3.4e38'", "-2.5"};
 const std::vector<std::string> kRealValues = {
-    "0", "'-0'", "1", "2.5", "'NaN'", "'Infinity'", "'-Infinity'", "0.1", "100", "'3.4e38'",
-    "-2.5", "'1e-30'", "16777217"};
-const std::vector<std::string> kNumberLiterals = {
-    "0", "1", "-1", "2", "2.5", "-2.5", "3", "100", "0.1", "32767", "32768", "2147483647",
-    "2147483648", "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e20",
-    "0.000001", "123.456", "1e300", "-1e30", "1e400", "3.4e38", "1e-300", "99.99"};
+    "0",   "'-0'", "1",        "2.5",  "'NaN'",   "'Infinity'", "'-Infinity'",
+    "0.1", "100",  "'3.4e38'", "-2.5", "'1e-30'", "16777217"};
+const std::vector<std::string> kNumberLiterals = {"0",
+                                                  "1",
+                                                  "-1",
+                                                  "2",
+                                                  "2.5",
+                                                  "-2.5",
+                                                  "3",
+                                                  "100",
+                                                  "0.1",
+                                                  "32767",
+                                                  "32768",
+                                                  "2147483647",
+                                                  "2147483648",
+                                                  "9223372036854775807",
+                                                  "9223372036854775808",
+                                                  "-9223372036854775809",
+                                                  "1e20",
+                                                  "0.000001",
+                                                  "123.456",
+                                                  "1e300",
+                                                  "-1e30",
+                                                  "1e400",
+                                                  "3.4e38",
+                                                  "1e-300",
+                                                  "99.99"};
 const std::vector<std::string> kDateValues = {
-    "'infinity'", "'-infinity'", "'2024-01-01'", "'1999-12-31'", "'4000-01-01'",
-    "'0044-03-15 BC'", "current_date", "current_date - 3", "current_date + 3",
-    "current_date - 40", "'5874897-12-31'", "current_date - 7", "current_date - 8"};
-const std::vector<std::string> kTimeValues = {
-    "'infinity'", "'-infinity'", "'2024-01-01 10:00'", "now() - interval '5 minutes'",
-    "now() - interval '1 hour'", "now() - interval '2 days'", "now() - interval '10 days'",
-    "now() - interval '45 days'", "now() + interval '1 hour'", "now() + interval '3 days'",
-    "now() - interval '1 month' + interval '1 second'", "now() - interval '1 month' - interval '1 second'",
-    "'294276-12-31 20:00'", "now()", "now() - interval '7 days'", "now() + interval '14 days'"};
+    "'infinity'",       "'-infinity'",       "'2024-01-01'",    "'1999-12-31'",
+    "'4000-01-01'",     "'0044-03-15 BC'",   "current_date",    "current_date - 3",
+    "current_date + 3", "current_date - 40", "'5874897-12-31'", "current_date - 7",
+    "current_date - 8"};
+const std::vector<std::string> kTimeValues = {"'infinity'",
+                                              "'-infinity'",
+                                              "'2024-01-01 10:00'",
+                                              "now() - interval '5 minutes'",
+                                              "now() - interval '1 hour'",
+                                              "now() - interval '2 days'",
+                                              "now() - interval '10 days'",
+                                              "now() - interval '45 days'",
+                                              "now() + interval '1 hour'",
+                                              "now() + interval '3 days'",
+                                              "now() - interval '1 month' + interval '1 second'",
+                                              "now() - interval '1 month' - interval '1 second'",
+                                              "'294276-12-31 20:00'",
+                                              "now()",
+                                              "now() - interval '7 days'",
+                                              "now() + interval '14 days'"};
 const std::vector<std::string> kTimeLiterals = {
-    "'2024-01-01'", "'2024-01-01 10:00'", "'1999-12-31 23:59:59+04'", "'infinity'",
-    "'-infinity'", "'4000-01-01'", "'2026-11-22'", "'0044-03-15 BC'", "'2100-02-28 12:00'"};
+    "'2024-01-01'", "'2024-01-01 10:00'", "'1999-12-31 23:59:59+04'",
+    "'infinity'",   "'-infinity'",        "'4000-01-01'",
+    "'2026-11-22'", "'0044-03-15 BC'",    "'2100-02-28 12:00'"};
 const std::vector<std::string> kEnumLabels = {"'sad'", "'ok'", "'happy'"};
 const std::vector<std::string> kUuidValues = {"'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
                                               "'00000000-0000-0000-0000-000000000000'",
                                               "'ffffffff-ffff-ffff-ffff-ffffffffffff'"};
 const std::vector<std::string> kTextArrays = {
-    "'{}'", "'{gold}'", "'{gold,silver}'", "'{NULL}'", "'{gold,NULL}'", "'{\"a b\",😀}'",
-    "'{Gold}'", "'{gold,gold}'", "'{\"\"}'", "'{ü,日本}'"};
-const std::vector<std::string> kIntArrays = {"'{}'", "'{1}'", "'{1,2,3}'", "'{NULL,2}'",
-                                             "'{2147483647}'", "'{-1,0}'"};
-const std::vector<std::string> kNumericArrays = {"'{}'", "'{1.0}'", "'{2.5,NaN}'", "'{1}'",
-                                                 "'{NULL}'", "'{100,-2.5}'"};
+    "'{}'",          "'{gold}'", "'{gold,silver}'", "'{NULL}'", "'{gold,NULL}'",
+    "'{\"a b\",😀}'", "'{Gold}'", "'{gold,gold}'",   "'{\"\"}'", "'{ü,日本}'"};
+const std::vector<std::string> kIntArrays = {"'{}'",       "'{1}'",          "'{1,2,3}'",
+                                             "'{NULL,2}'", "'{2147483647}'", "'{-1,0}'"};
+const std::vector<std::string> kNumericArrays = {"'{}'",  "'{1.0}'",  "'{2.5,NaN}'",
+                                                 "'{1}'", "'{NULL}'", "'{100,-2.5}'"};
 const std::vector<std::string> kEnumArrays = {"'{}'", "'{sad}'", "'{ok,happy}'", "'{NULL,ok}'"};
 const std::vector<std::string> kJsonValues = {
-    "'{}'", "'[]'", "'\"scalar\"'", "'null'", "'{\"plan\":\"pro\"}'",
-    "'{\"plan\":\"free\",\"n\":5}'", "'{\"plan\":5,\"n\":\"5\"}'",
-    "'{\"plan\":null,\"n\":null}'", "'{\"n\":2.50,\"flag\":true}'", "'{\"flag\":\"true\"}'",
+    "'{}'",
+    "'[]'",
+    "'\"scalar\"'",
+    "'null'",
+    "'{\"plan\":\"pro\"}'",
+    "'{\"plan\":\"free\",\"n\":5}'",
+    "'{\"plan\":5,\"n\":\"5\"}'",
+    "'{\"plan\":null,\"n\":null}'",
+    "'{\"n\":2.50,\"flag\":true}'",
+    "'{\"flag\":\"true\"}'",
     "'{\"flag\":false,\"seen\":\"2024-01-01\"}'",
     "jsonb_build_object('seen', (now() - interval '2 days')::text, 'plan', 'Pro')",
     "jsonb_build_object('seen', (now() - interval '40 days')::text, 'n', -1)",
     "jsonb_build_object('seen', (now() + interval '2 hours')::text)",
-    "'{\"seen\":\"not a date\"}'", "'{\"seen\":\"now\"}'", "'{\"seen\":\"2024-02-30\"}'",
-    "'{\"seen\":\"2024-01-01 10:00 Foo/Bar\"}'", "'{\"seen\":20240101}'",
-    "'{\"seen\":\"infinity\"}'", "'{\"list\":[\"a\",\"b\"]}'", "'{\"list\":[1,2.0]}'",
-    "'{\"list\":\"a\"}'", "'{\"list\":[[\"a\"]]}'", "'{\"list\":[true]}'",
-    "'{\"nested\":{\"k\":\"v\"}}'", "'{\"nested\":{\"k\":1}}'", "'{\"nested\":\"k\"}'",
-    "'{\"odd key\":\"x\"}'", "'{\"plan\":\"ü\",\"list\":[]}'", "'{\"n\":1e20,\"plan\":\"gold\"}'",
+    "'{\"seen\":\"not a date\"}'",
+    "'{\"seen\":\"now\"}'",
+    "'{\"seen\":\"2024-02-30\"}'",
+    "'{\"seen\":\"2024-01-01 10:00 Foo/Bar\"}'",
+    "'{\"seen\":20240101}'",
+    "'{\"seen\":\"infinity\"}'",
+    "'{\"list\":[\"a\",\"b\"]}'",
+    "'{\"list\":[1,2.0]}'",
+    "'{\"list\":\"a\"}'",
+    "'{\"list\":[[\"a\"]]}'",
+    "'{\"list\":[true]}'",
+    "'{\"nested\":{\"k\":\"v\"}}'",
+    "'{\"nested\":{\"k\":1}}'",
+    "'{\"nested\":\"k\"}'",
+    "'{\"odd key\":\"x\"}'",
+    "'{\"plan\":\"ü\",\"list\":[]}'",
+    "'{\"n\":1e20,\"plan\":\"gold\"}'",
     "'{\"n\":\"NaN\",\"flag\":null}'"};
 
 class Generator {
  public:
-  Generator(std::uint64_t seed, std::vector<ColumnDef> cols) : rng_(seed), columns_(std::move(cols)) {}
+  Generator(std::uint64_t seed, std::vector<ColumnDef> cols)
+      : rng_(seed), columns_(std::move(cols)) {}
 
   int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
   bool chance(int percent) { return pick(100) < percent; }
-  const std::string& one(const std::vector<std::string>& v) { return v[static_cast<std::size_t>(pick(static_cast<int>(v.size())))]; }
+  const std::string& one(const std::vector<std::string>& v) {
+    return v[static_cast<std::size_t>(pick(static_cast<int>(v.size())))];
+  }
 
   std::string row_value(const ColumnDef& c) {
     if (chance(15)) return "NULL";
@@ -145,7 +226,8 @@ class Generator {
         return one(kTextValues);
       case Kind::kInt:
         if (std::strcmp(c.name, "i8") == 0 && chance(30)) return one(kBigValues);
-        if (std::strcmp(c.name, "i4") == 0 && chance(20)) return chance(50) ? "2147483647" : "-2147483648";
+        if (std::strcmp(c.name, "i4") == 0 && chance(20))
+          return chance(50) ? "2147483647" : "-2147483648";
         return one(kIntValues);
       case Kind::kNumeric:
         return one(kNumericValues);
@@ -196,9 +278,9 @@ class Generator {
   }
 
   std::string relative() {
-    static const std::vector<std::string> kSpans = {"1 MINUTE", "2 HOURS", "1 DAY", "7 DAYS",
-                                                    "2 WEEKS", "1 MONTH", "3 MONTHS", "400 DAYS",
-                                                    "30 MINUTES"};
+    static const std::vector<std::string> kSpans = {"1 MINUTE", "2 HOURS",  "1 DAY",
+                                                    "7 DAYS",   "2 WEEKS",  "1 MONTH",
+                                                    "3 MONTHS", "400 DAYS", "30 MINUTES"};
     static const std::vector<std::string> kOps = {"WITHIN LAST", "WITHIN NEXT", "OLDER THAN"};
     std::string op = one(kOps);
     last_op_ = op;
@@ -260,11 +342,16 @@ class Generator {
   }
 
   std::string json_leaf() {
-    static const std::vector<std::string> kStringKeys = {"attrs.plan", "attrs.nested.k", "attrs.\"odd key\"", "attrs.missing", "attrs.n", "attrs.seen"};
+    static const std::vector<std::string> kStringKeys = {"attrs.plan",        "attrs.nested.k",
+                                                         "attrs.\"odd key\"", "attrs.missing",
+                                                         "attrs.n",           "attrs.seen"};
     static const std::vector<std::string> kNumberKeys = {"attrs.n", "attrs.plan", "attrs.nested.k"};
     static const std::vector<std::string> kBoolKeys = {"attrs.flag", "attrs.plan"};
-    static const std::vector<std::string> kJsonText = {"'pro'", "'free'", "'Pro'", "'5'", "'gold'", "'ü'", "'v'", "'x'", "'true'", "'2024-01-01'", "''"};
-    static const std::vector<std::string> kJsonNumbers = {"5", "2.5", "1", "-1", "1e20", "0", "5.0"};
+    static const std::vector<std::string> kJsonText = {"'pro'",  "'free'",       "'Pro'", "'5'",
+                                                       "'gold'", "'ü'",          "'v'",   "'x'",
+                                                       "'true'", "'2024-01-01'", "''"};
+    static const std::vector<std::string> kJsonNumbers = {"5",    "2.5", "1",  "-1",
+                                                          "1e20", "0",   "5.0"};
     static const std::vector<std::string> kBools = {"TRUE", "FALSE"};
     static const std::vector<std::string> kListValues = {"'a'", "'b'", "1", "2", "TRUE", "'x'"};
     int r = pick(9);
@@ -287,7 +374,7 @@ class Generator {
         // CONTAINS family: all strings, all numbers or all booleans.
         int kind = pick(3);
         const std::vector<std::string>& pool =
-            kind == 0 ? std::vector<std::string>{"'a'", "'b'", "'x'"}
+            kind == 0   ? std::vector<std::string>{"'a'", "'b'", "'x'"}
             : kind == 1 ? std::vector<std::string>{"1", "2", "2.0", "3"}
                         : std::vector<std::string>{"TRUE", "FALSE"};
         return "attrs.list" + contains_tail(pool);
@@ -301,7 +388,8 @@ class Generator {
   }
 
   std::string leaf() {
-    const ColumnDef& c = columns_[static_cast<std::size_t>(pick(static_cast<int>(columns_.size())))];
+    const ColumnDef& c =
+        columns_[static_cast<std::size_t>(pick(static_cast<int>(columns_.size())))];
     std::string name = c.name;
     switch (c.kind) {
       case Kind::kText:
@@ -415,8 +503,10 @@ int main(int argc, char** argv) {
     db.must("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
     db.must("CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 50)");
     bool nondeterministic =
-        db.exec("CREATE COLLATION case_insensitive (provider = icu, locale = 'und-u-ks-level2', "
-                "deterministic = false)").ok();
+        db.exec(
+              "CREATE COLLATION case_insensitive (provider = icu, locale = 'und-u-ks-level2', "
+              "deterministic = false)")
+            .ok();
     std::vector<ColumnDef> cols = columns(nondeterministic);
     std::string create = "CREATE TABLE diff_rows (id integer PRIMARY KEY";
     for (const ColumnDef& c : cols) create += std::string(", ") + c.name + " " + c.sql_type;
@@ -438,7 +528,8 @@ int main(int argc, char** argv) {
       Result canonical = db.exec_params("SELECT $1::segments.segment_filter::text", {filter});
       if (!canonical.ok()) {
         if (!acceptable_refusal(canonical.sqlstate())) {
-          std::printf("FAIL: unexpected error for %s\n  %s", filter.c_str(), canonical.error().c_str());
+          std::printf("FAIL: unexpected error for %s\n  %s", filter.c_str(),
+                      canonical.error().c_str());
           ++failures;
         }
         ++refused;
@@ -460,8 +551,8 @@ int main(int argc, char** argv) {
           "count(*) FILTER (WHERE m IS DISTINCT FROM s), "
           "string_agg(id || ': matches=' || coalesce(m::text, 'null') || ' sql=' || "
           "coalesce(s::text, 'null'), ', ') FILTER (WHERE m IS DISTINCT FROM s) "
-          "FROM (SELECT id, segments.matches($1::segments.segment_filter, r) AS m, (" + where +
-          ") AS s FROM diff_rows r) x";
+          "FROM (SELECT id, segments.matches($1::segments.segment_filter, r) AS m, (" +
+          where + ") AS s FROM diff_rows r) x";
       Result cmp = db.exec_params(query, {text});
       if (!cmp.ok()) {
         std::printf("FAIL: comparison query failed for %s\n  SQL: %s\n  %s", text.c_str(),
@@ -502,21 +593,45 @@ int main(int argc, char** argv) {
       }
     }
 
-    static const char* kRequired[] = {
-        "=", "<>", "<", "<=", ">", ">=", "IN", "NOT IN", "BETWEEN", "NOT BETWEEN", "IS NULL",
-        "IS NOT NULL", "LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE", "CONTAINS", "NOT CONTAINS",
-        "CONTAINS ANY", "NOT CONTAINS ANY", "CONTAINS ALL", "NOT CONTAINS ALL", "WITHIN LAST",
-        "WITHIN NEXT", "OLDER THAN", "bare", "const"};
-    std::printf("differential: operator coverage (single-condition filters with true and false rows):\n");
+    static const char* kRequired[] = {"=",
+                                      "<>",
+                                      "<",
+                                      "<=",
+                                      ">",
+                                      ">=",
+                                      "IN",
+                                      "NOT IN",
+                                      "BETWEEN",
+                                      "NOT BETWEEN",
+                                      "IS NULL",
+                                      "IS NOT NULL",
+                                      "LIKE",
+                                      "NOT LIKE",
+                                      "ILIKE",
+                                      "NOT ILIKE",
+                                      "CONTAINS",
+                                      "NOT CONTAINS",
+                                      "CONTAINS ANY",
+                                      "NOT CONTAINS ANY",
+                                      "CONTAINS ALL",
+                                      "NOT CONTAINS ALL",
+                                      "WITHIN LAST",
+                                      "WITHIN NEXT",
+                                      "OLDER THAN",
+                                      "bare",
+                                      "const"};
+    std::printf(
+        "differential: operator coverage (single-condition filters with true and false rows):\n");
     for (const char* op : kRequired) {
       const Coverage& c = coverage[op];
       bool ok = c.filters > 0 && (std::string(op) == "const" || (c.seen_true && c.seen_false));
       std::printf("  %-18s %4d filters %s\n", op, c.filters, ok ? "" : "  <- NOT COVERED");
       if (!ok) ++failures;
     }
-    std::printf("differential: %d filters compared on %d rows, %d refused at input or binding, "
-                "%d failures\n",
-                compared, row_count, refused, failures);
+    std::printf(
+        "differential: %d filters compared on %d rows, %d refused at input or binding, "
+        "%d failures\n",
+        compared, row_count, refused, failures);
     return failures == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::printf("FAIL: %s\n", e.what());

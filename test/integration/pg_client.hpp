@@ -37,11 +37,13 @@ class Result {
 
 class Connection {
  public:
-  explicit Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str()), PQfinish) {
+  explicit Connection(const std::string& conninfo)
+      : conn_(PQconnectdb(conninfo.c_str()), PQfinish) {
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       throw std::runtime_error("connection failed: " + std::string(PQerrorMessage(conn_.get())));
     }
-    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_.get(), [](void*, const char*) {}, nullptr);
   }
 
   Result exec(const std::string& sql) { return Result(PQexec(conn_.get(), sql.c_str())); }

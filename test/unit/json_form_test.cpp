@@ -61,17 +61,20 @@ TEST(JsonForm, Shape) {
             R"({"groups": [{"conditions": [{"field": "a", "op": "=", "value": 1}]}]})");
   EXPECT_EQ(filter_to_json_text(*parse_filter("NOT flag")),
             R"({"groups": [{"conditions": [{"not": {"field": "flag"}}]}]})");
-  EXPECT_EQ(filter_to_json_text(*parse_filter("c WITHIN LAST 1 DAY")),
-            R"({"groups": [{"conditions": [{"field": "c", "op": "within last", "amount": 1, "unit": "days"}]}]})");
+  EXPECT_EQ(
+      filter_to_json_text(*parse_filter("c WITHIN LAST 1 DAY")),
+      R"({"groups": [{"conditions": [{"field": "c", "op": "within last", "amount": 1, "unit": "days"}]}]})");
 }
 
 TEST(JsonForm, AcceptsFriendlyVariants) {
-  EXPECT_EQ(print_filter(*filter_from_json_text(R"({"field": ["attrs", "First Name"], "op": "NOT_IN", "values": ["a"]})")),
+  EXPECT_EQ(print_filter(*filter_from_json_text(
+                R"({"field": ["attrs", "First Name"], "op": "NOT_IN", "values": ["a"]})")),
             "attrs.\"First Name\" NOT IN ('a')");
   EXPECT_EQ(print_filter(*filter_from_json_text(R"({"field": "x", "op": "!=", "value": 1.50})")),
             "x <> 1.5");
-  EXPECT_EQ(print_filter(*filter_from_json_text(R"({"not": {"field": "x", "op": "in", "values": [1]}})")),
-            "x NOT IN (1)");
+  EXPECT_EQ(
+      print_filter(*filter_from_json_text(R"({"not": {"field": "x", "op": "in", "values": [1]}})")),
+      "x NOT IN (1)");
 }
 
 TEST(JsonForm, ErrorsNameThePath) {

@@ -18,7 +18,8 @@
 
 namespace pgseg::testing {
 
-inline ColumnType type(TypeCategory c, const char* name, TypeCategory element = TypeCategory::kUnsupported) {
+inline ColumnType type(TypeCategory c, const char* name,
+                       TypeCategory element = TypeCategory::kUnsupported) {
   ColumnType t;
   t.category = c;
   t.name = name;
@@ -129,17 +130,20 @@ class MockHost : public ProgramHost {
                                      ProgramBuilder& builder) override {
     ++host_predicates;
     if (b.column->type.category == TypeCategory::kEnum) {
-      return std::make_unique<Fn>(builder.slot(b, SlotKind::kInt), [op, v = MockSchema::enum_index(l.text)](const Cell& c) {
-        return holds(c.i < v ? -1 : c.i > v, op);
-      });
+      return std::make_unique<Fn>(builder.slot(b, SlotKind::kInt),
+                                  [op, v = MockSchema::enum_index(l.text)](const Cell& c) {
+                                    return holds(c.i < v ? -1 : c.i > v, op);
+                                  });
     }
     if (b.kind == ValueKind::kJsonString || b.column->type.category == TypeCategory::kText ||
         b.column->type.category == TypeCategory::kBpchar) {
-      return std::make_unique<Fn>(builder.slot(b, b.kind == ValueKind::kJsonString ? SlotKind::kJsonString : SlotKind::kBytes),
-                                  [op, v = l.text](const Cell& c) {
-                                    int cmp = c.view().compare(v);
-                                    return holds(cmp < 0 ? -1 : cmp > 0, op);
-                                  });
+      return std::make_unique<Fn>(
+          builder.slot(b,
+                       b.kind == ValueKind::kJsonString ? SlotKind::kJsonString : SlotKind::kBytes),
+          [op, v = l.text](const Cell& c) {
+            int cmp = c.view().compare(v);
+            return holds(cmp < 0 ? -1 : cmp > 0, op);
+          });
     }
     double v = std::strtod(l.text.c_str(), nullptr);
     return std::make_unique<Fn>(builder.slot(b, SlotKind::kFloat), [op, v](const Cell& c) {
@@ -151,22 +155,25 @@ class MockHost : public ProgramHost {
     ++host_predicates;
     std::vector<double> values;
     for (const Literal& l : ls) values.push_back(std::strtod(l.text.c_str(), nullptr));
-    return std::make_unique<Fn>(builder.slot(b, SlotKind::kFloat), [negated, values](const Cell& c) {
-      bool found = false;
-      for (double v : values) found = found || compare_float(c.f, v) == 0;
-      return found != negated;
-    });
-  }
-  std::unique_ptr<Predicate> like(const Binding& b, bool negated, bool ci, const std::string& pattern,
-                                  ProgramBuilder& builder) override {
-    ++host_predicates;
-    return std::make_unique<Fn>(builder.slot(b, b.json_path.empty() ? SlotKind::kBytes : SlotKind::kJsonString),
-                                [negated, ci, pattern](const Cell& c) {
-                                  return like_match(std::string(c.view()), pattern, ci) != negated;
+    return std::make_unique<Fn>(builder.slot(b, SlotKind::kFloat),
+                                [negated, values](const Cell& c) {
+                                  bool found = false;
+                                  for (double v : values)
+                                    found = found || compare_float(c.f, v) == 0;
+                                  return found != negated;
                                 });
   }
-  std::unique_ptr<Predicate> contains(const Binding&, bool, ContainsMode, const std::vector<Literal>&,
-                                      ProgramBuilder&) override {
+  std::unique_ptr<Predicate> like(const Binding& b, bool negated, bool ci,
+                                  const std::string& pattern, ProgramBuilder& builder) override {
+    ++host_predicates;
+    return std::make_unique<Fn>(
+        builder.slot(b, b.json_path.empty() ? SlotKind::kBytes : SlotKind::kJsonString),
+        [negated, ci, pattern](const Cell& c) {
+          return like_match(std::string(c.view()), pattern, ci) != negated;
+        });
+  }
+  std::unique_ptr<Predicate> contains(const Binding&, bool, ContainsMode,
+                                      const std::vector<Literal>&, ProgramBuilder&) override {
     throw Error("0A000", "mock host has no generic contains");
   }
 
@@ -174,17 +181,24 @@ class MockHost : public ProgramHost {
 
   static bool holds(int cmp, CompareOp op) {
     switch (op) {
-      case CompareOp::kEq: return cmp == 0;
-      case CompareOp::kNe: return cmp != 0;
-      case CompareOp::kLt: return cmp < 0;
-      case CompareOp::kLe: return cmp <= 0;
-      case CompareOp::kGt: return cmp > 0;
-      case CompareOp::kGe: return cmp >= 0;
+      case CompareOp::kEq:
+        return cmp == 0;
+      case CompareOp::kNe:
+        return cmp != 0;
+      case CompareOp::kLt:
+        return cmp < 0;
+      case CompareOp::kLe:
+        return cmp <= 0;
+      case CompareOp::kGt:
+        return cmp > 0;
+      case CompareOp::kGe:
+        return cmp >= 0;
     }
     return false;
   }
 
-  static bool like_match(const std::string& s, const std::string& p, bool ci, size_t i = 0, size_t j = 0) {
+  static bool like_match(const std::string& s, const std::string& p, bool ci, size_t i = 0,
+                         size_t j = 0) {
     if (j == p.size()) return i == s.size();
     if (p[j] == '%') {
       for (size_t k = i; k <= s.size(); ++k) {
@@ -241,11 +255,21 @@ class RowFiller {
     for (const ParamSpec& p : program.params()) {
       std::int64_t unit_us = 60000000LL;
       switch (p.unit) {
-        case TimeUnit::kMinute: unit_us = 60000000LL; break;
-        case TimeUnit::kHour: unit_us = 3600000000LL; break;
-        case TimeUnit::kDay: unit_us = 86400000000LL; break;
-        case TimeUnit::kWeek: unit_us = 7 * 86400000000LL; break;
-        case TimeUnit::kMonth: unit_us = 30 * 86400000000LL; break;
+        case TimeUnit::kMinute:
+          unit_us = 60000000LL;
+          break;
+        case TimeUnit::kHour:
+          unit_us = 3600000000LL;
+          break;
+        case TimeUnit::kDay:
+          unit_us = 86400000000LL;
+          break;
+        case TimeUnit::kWeek:
+          unit_us = 7 * 86400000000LL;
+          break;
+        case TimeUnit::kMonth:
+          unit_us = 30 * 86400000000LL;
+          break;
       }
       params_.push_back(now_us + p.sign * p.amount * unit_us);
     }
@@ -291,7 +315,8 @@ class RowFiller {
       case SlotKind::kJsonBool:
         if (auto* b = std::get_if<bool>(value)) cell = Cell::of_int(*b ? 1 : 0);
         if (auto* n = std::get_if<std::int64_t>(value)) cell = Cell::of_int(*n);
-        if (spec.kind == SlotKind::kTime && col.type.category == TypeCategory::kDate && !cell.is_null()) {
+        if (spec.kind == SlotKind::kTime && col.type.category == TypeCategory::kDate &&
+            !cell.is_null()) {
           cell.i *= 86400000000LL;
         }
         return;
@@ -309,7 +334,8 @@ class RowFiller {
         return;
       case SlotKind::kBytesList:
         if (auto* v = std::get_if<std::vector<std::string>>(value)) {
-          for (const std::string& s : *v) lists_[i].push_back(Cell::of_bytes(s.data(), static_cast<std::uint32_t>(s.size())));
+          for (const std::string& s : *v)
+            lists_[i].push_back(Cell::of_bytes(s.data(), static_cast<std::uint32_t>(s.size())));
           cell = Cell::of_list(lists_[i].data(), static_cast<std::uint32_t>(lists_[i].size()));
         }
         return;

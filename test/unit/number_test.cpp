@@ -39,13 +39,11 @@ TEST(Number, IntegerView) {
   EXPECT_EQ(integer_view("-2.5").value, -3);
   EXPECT_EQ(integer_view("9223372036854775807").value, std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(integer_view("9223372036854775808").kind, K::kAboveRange);
-  EXPECT_EQ(integer_view("-9223372036854775808").value,
-            std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(integer_view("-9223372036854775808").value, std::numeric_limits<std::int64_t>::min());
   EXPECT_EQ(integer_view("-9223372036854775808").kind, K::kExact);
   EXPECT_EQ(integer_view("-9223372036854775808.5").kind, K::kBelowRange);
   EXPECT_EQ(integer_view("-9223372036854775807.5").kind, K::kNonIntegral);
-  EXPECT_EQ(integer_view("-9223372036854775807.5").value,
-            std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(integer_view("-9223372036854775807.5").value, std::numeric_limits<std::int64_t>::min());
   EXPECT_EQ(integer_view("100000000000000000000000").kind, K::kAboveRange);
 }
 

@@ -10,7 +10,9 @@
 namespace pgseg {
 namespace {
 
-std::string canon(const std::string& text) { return print_filter(*parse_filter(text)); }
+std::string canon(const std::string& text) {
+  return print_filter(*parse_filter(text));
+}
 
 const Error expect_error(const std::string& text) {
   try {
@@ -109,8 +111,7 @@ TEST(Parser, SyntaxErrorsCarryPositionAndCaret) {
   Error e = expect_error("tier = 'gold' ANDD country = 'OM'");
   EXPECT_STREQ(e.sqlstate(), "42601");
   EXPECT_NE(std::string(e.what()).find("\"ANDD\""), std::string::npos) << e.what();
-  EXPECT_EQ(e.detail(),
-            "at character 15:\ntier = 'gold' ANDD country = 'OM'\n              ^");
+  EXPECT_EQ(e.detail(), "at character 15:\ntier = 'gold' ANDD country = 'OM'\n              ^");
   EXPECT_EQ(e.hint(), "Combine conditions with AND or OR.");
 
   e = expect_error("tier = ");
