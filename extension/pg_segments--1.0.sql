@@ -95,3 +95,1564 @@ CREATE FUNCTION segments.estimate(filter segments.segment_filter, object regclas
   AS 'MODULE_PATHNAME', 'pgseg_estimate' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION segments.estimate(segments.segment_filter, regclass) IS
   'Rows of the object matching the filter now, and matching each top-level condition';
+
+-------------------------------------------------------------------------------
+-- Roles: segments_admin defines segments, segments_reader reads them.
+-------------------------------------------------------------------------------
+
+DO $roles$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'segments_reader') THEN
+    CREATE ROLE segments_reader NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'segments_admin') THEN
+    CREATE ROLE segments_admin NOLOGIN;
+  END IF;
+  GRANT segments_reader TO segments_admin;
+END
+$roles$;
+
+-------------------------------------------------------------------------------
+-- Catalog
+-------------------------------------------------------------------------------
+
+CREATE SEQUENCE segments.segment_id_seq;
+
+CREATE TABLE segments.segment (
+  id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('segments.segment_id_seq'),
+  name text NOT NULL,
+  system_name text NOT NULL,
+  external_id text NOT NULL,
+  description text,
+  object regclass NOT NULL,
+  kind text NOT NULL DEFAULT 'realtime',
+  filter segments.segment_filter,
+  active boolean NOT NULL DEFAULT true,
+  tags text[] NOT NULL DEFAULT '{}',
+  schedule text,
+  timezone text,
+  update_on_events text[],
+  auto_disable_after interval NOT NULL DEFAULT '60 days',
+  activate_at timestamptz,
+  deactivate_at timestamptz,
+  owner regrole,
+  status text NOT NULL DEFAULT 'pending',
+  status_detail text,
+  last_error text,
+  last_refresh_at timestamptz,
+  last_refresh_duration interval,
+  next_run_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  last_used_at timestamptz,
+  CONSTRAINT segment_system_name_key UNIQUE (system_name),
+  CONSTRAINT segment_external_id_key UNIQUE (external_id),
+  CONSTRAINT segment_kind_check CHECK (kind IN ('realtime', 'scheduled', 'static')),
+  CONSTRAINT segment_description_check CHECK (pg_catalog.char_length(description) <= 300),
+  CONSTRAINT segment_filter_check CHECK ((kind = 'static') = (filter IS NULL)),
+  CONSTRAINT segment_status_check
+    CHECK (status IN ('pending', 'running', 'ok', 'error', 'skipped'))
+);
+ALTER SEQUENCE segments.segment_id_seq OWNED BY segments.segment.id;
+CREATE INDEX segment_object_idx ON segments.segment (object);
+COMMENT ON TABLE segments.segment IS
+  'pg_segments catalog: one row per segment (change it with the segments functions or plain SQL)';
+
+-- Objects with segments: their key and membership relation.
+CREATE TABLE segments.object (
+  object regclass PRIMARY KEY,
+  key_column name NOT NULL,
+  key_type regtype NOT NULL,
+  membership regclass NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE segments.object IS
+  'Objects (tables) with segments, their key and their membership relation';
+
+-- The membership change feed.
+CREATE SEQUENCE segments.changes_id_seq;
+CREATE TABLE segments.changes (
+  id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('segments.changes_id_seq'),
+  segment_id bigint NOT NULL,
+  member text NOT NULL,
+  change text NOT NULL CONSTRAINT changes_change_check CHECK (change IN ('entered', 'exited')),
+  changed_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+ALTER SEQUENCE segments.changes_id_seq OWNED BY segments.changes.id;
+CREATE INDEX changes_segment_idx ON segments.changes (segment_id, changed_at);
+COMMENT ON TABLE segments.changes IS
+  'Membership changes (entered, exited), written in the transaction that made them; '
+  'NOTIFY segments_changes at commit';
+
+-- Member counts over time.
+CREATE TABLE segments.history (
+  segment_id bigint NOT NULL,
+  at timestamptz NOT NULL,
+  member_count bigint NOT NULL,
+  PRIMARY KEY (segment_id, at)
+);
+COMMENT ON TABLE segments.history IS 'Member count of each segment at each refresh';
+
+-- pg_dump keeps definitions, the feed and history (membership relations are ordinary tables).
+SELECT pg_catalog.pg_extension_config_dump('segments.segment', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.segment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.object', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.changes', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.changes_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.history', '');
+
+-------------------------------------------------------------------------------
+-- Internal helpers in C
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION segments._outer_role() RETURNS regrole
+  AS 'MODULE_PATHNAME', 'pgseg_outer_role' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION segments._closest_name(name text, candidates text[]) RETURNS text
+  AS 'MODULE_PATHNAME', 'pgseg_closest_name' LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION segments._filter_columns(filter segments.segment_filter, object regclass)
+  RETURNS text[] AS 'MODULE_PATHNAME', 'pgseg_filter_columns' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION segments._execute_as(role regrole, statement text) RETURNS bigint[]
+  AS 'MODULE_PATHNAME', 'pgseg_execute_as' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION segments._depend_on_extension(class regclass, object oid) RETURNS void
+  AS 'MODULE_PATHNAME', 'pgseg_depend_on_extension' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION segments._invalidate(object regclass) RETURNS void
+  AS 'MODULE_PATHNAME', 'pgseg_invalidate' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION segments._note_use(segment bigint) RETURNS void
+  AS 'MODULE_PATHNAME', 'pgseg_note_use' LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION segments._object_row_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'pgseg_object_row_trigger' LANGUAGE C;
+CREATE FUNCTION segments._object_statement_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'pgseg_object_statement_trigger' LANGUAGE C;
+CREATE FUNCTION segments._object_truncate_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'pgseg_object_truncate_trigger' LANGUAGE C;
+
+-------------------------------------------------------------------------------
+-- Internal helpers in PL/pgSQL (search_path pinned, every name qualified)
+-------------------------------------------------------------------------------
+
+-- The id of the segment with this system name; a clear error with a suggestion otherwise.
+CREATE FUNCTION segments._resolve(segment text) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found_id bigint;
+  suggestion text;
+BEGIN
+  SELECT s.id INTO found_id FROM segments.segment s WHERE s.system_name = segment;
+  IF found_id IS NULL THEN
+    suggestion := segments._closest_name(segment,
+                    ARRAY(SELECT s.system_name FROM segments.segment s));
+    RAISE EXCEPTION 'segment "%" does not exist', segment
+      USING ERRCODE = 'undefined_object',
+            HINT = CASE WHEN suggestion IS NOT NULL
+                        THEN format('Perhaps you meant "%s".', suggestion)
+                        ELSE 'List segments with: SELECT system_name FROM segments.segment;' END;
+  END IF;
+  RETURN found_id;
+END
+$$;
+
+-- The id itself, after checking that the segment exists.
+CREATE FUNCTION segments._resolve(segment bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM segments.segment s WHERE s.id = segment) THEN
+    RAISE EXCEPTION 'segment % does not exist', segment
+      USING ERRCODE = 'undefined_object',
+            HINT = 'List segments with: SELECT id, system_name FROM segments.segment;';
+  END IF;
+  RETURN segment;
+END
+$$;
+
+-- A system name made from a display name: lower-case ASCII letters, digits and dashes.
+CREATE FUNCTION segments._slug(name text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT COALESCE(NULLIF(trim(BOTH '-' FROM left(trim(BOTH '-' FROM
+           regexp_replace(lower(translate(name,
+             'ÀÁÂÃÄÅàáâãäåÈÉÊËèéêëÌÍÎÏìíîïÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝýÿÑñÇçŠšŽž',
+             'AAAAAAaaaaaaEEEEeeeeIIIIiiiiOOOOOOooooooUUUUuuuuYyyNnCcSsZz')),
+           '[^a-z0-9]+', '-', 'g')), 56)), ''), 'segment')
+$$;
+
+-- The key of an object, checked: a table or partitioned table with a one-column primary key.
+CREATE FUNCTION segments._object_key(object regclass,
+                                     OUT key_column name, OUT key_type regtype,
+                                     OUT key_collation oid)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  kind "char";
+  key_count int;
+BEGIN
+  SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = object;
+  IF kind IS NULL OR kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '"%" is not a table', object
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'Segments are defined over tables (plain or partitioned) with a primary key.';
+  END IF;
+  SELECT i.indnatts, a.attname, a.atttypid::regtype, a.attcollation
+    INTO key_count, key_column, key_type, key_collation
+    FROM pg_index i
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+   WHERE i.indrelid = object AND i.indisprimary;
+  IF key_count IS NULL THEN
+    RAISE EXCEPTION 'table "%" has no primary key', object
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = format('Add one, for example: ALTER TABLE %s ADD PRIMARY KEY (id);', object);
+  END IF;
+  IF key_count > 1 THEN
+    RAISE EXCEPTION 'table "%" has a primary key of % columns', object, key_count
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = 'Segments need a one-column primary key (any type: bigint, uuid, text, ...).';
+  END IF;
+END
+$$;
+
+-- OPERATOR(schema.=) for a key type, so statements work whatever the search_path.
+CREATE FUNCTION segments._key_equals(key_type regtype) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT format('OPERATOR(%I.=)', n.nspname)
+    FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+   WHERE o.oprname = '=' AND o.oprleft = key_type AND o.oprright = key_type
+   UNION ALL
+  SELECT 'OPERATOR(pg_catalog.=)'
+   LIMIT 1
+$$;
+
+-- Makes an object created at run time part of what DROP EXTENSION removes.
+CREATE FUNCTION segments._adopt(class regclass, object oid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+       WHERE d.classid = class AND d.objid = object
+         AND d.refclassid = 'pg_extension'::regclass
+         AND d.refobjid = (SELECT e.oid FROM pg_extension e WHERE e.extname = 'pg_segments')) THEN
+    PERFORM segments._depend_on_extension(class, object);
+  END IF;
+END
+$$;
+
+-- The registry entry of an object, creating its membership relation and triggers on first use.
+CREATE FUNCTION segments._ensure_object(object regclass) RETURNS segments.object
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  key record;
+  base text;
+  relation_name text;
+  suffix int := 1;
+  collation_clause text := '';
+  membership regclass;
+  trigger_oid oid;
+BEGIN
+  SELECT * INTO entry FROM segments.object o WHERE o.object = _ensure_object.object;
+  IF FOUND THEN
+    RETURN entry;
+  END IF;
+  key := segments._object_key(object);
+  base := left((SELECT c.relname FROM pg_class c WHERE c.oid = object), 48) || '_members';
+  relation_name := base;
+  WHILE to_regclass(format('segments.%I', relation_name)) IS NOT NULL LOOP
+    suffix := suffix + 1;
+    relation_name := base || '_' || suffix;
+  END LOOP;
+  IF key.key_collation <> 0 AND key.key_collation <> (
+       SELECT t.typcollation FROM pg_type t WHERE t.oid = key.key_type) THEN
+    collation_clause := ' COLLATE ' || (SELECT format('%I.%I', n.nspname, c.collname)
+                                          FROM pg_collation c
+                                          JOIN pg_namespace n ON n.oid = c.collnamespace
+                                         WHERE c.oid = key.key_collation);
+  END IF;
+  EXECUTE format(
+    'CREATE TABLE segments.%I (segment_id bigint NOT NULL, member %s%s NOT NULL, '
+    'entered_at timestamptz NOT NULL DEFAULT pg_catalog.now(), '
+    'CONSTRAINT %I PRIMARY KEY (segment_id, member))',
+    relation_name, key.key_type, collation_clause, relation_name || '_pkey');
+  EXECUTE format('CREATE INDEX %I ON segments.%I (member, segment_id)',
+                 relation_name || '_member_idx', relation_name);
+  membership := format('segments.%I', relation_name)::regclass;
+  EXECUTE format('COMMENT ON TABLE %s IS %L', membership,
+                 format('pg_segments membership of %s: (segment_id, member = %s.%s)',
+                        object, object, key.key_column));
+  EXECUTE format('GRANT SELECT ON %s TO segments_reader', membership);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO segments_admin', membership);
+  PERFORM segments._adopt('pg_class', membership);
+
+  EXECUTE format('CREATE TRIGGER segments_membership_row AFTER INSERT OR UPDATE OR DELETE ON %s '
+                 'FOR EACH ROW EXECUTE FUNCTION segments._object_row_trigger()', object);
+  EXECUTE format('CREATE TRIGGER segments_membership_statement AFTER INSERT OR UPDATE OR DELETE '
+                 'ON %s FOR EACH STATEMENT EXECUTE FUNCTION segments._object_statement_trigger()',
+                 object);
+  EXECUTE format('CREATE TRIGGER segments_membership_truncate AFTER TRUNCATE ON %s '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION segments._object_truncate_trigger()', object);
+  FOR trigger_oid IN
+    SELECT t.oid FROM pg_trigger t
+     WHERE t.tgrelid = object AND t.tgname IN ('segments_membership_row',
+             'segments_membership_statement', 'segments_membership_truncate')
+  LOOP
+    PERFORM segments._adopt('pg_trigger', trigger_oid);
+  END LOOP;
+
+  INSERT INTO segments.object AS o (object, key_column, key_type, membership)
+  VALUES (object, key.key_column, key.key_type, membership)
+  RETURNING * INTO entry;
+  PERFORM segments._invalidate(object);
+  RETURN entry;
+END
+$$;
+
+-- Removes an object's membership relation and triggers once it has no segment left.
+CREATE FUNCTION segments._drop_object_if_unused(object regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+BEGIN
+  IF EXISTS (SELECT 1 FROM segments.segment s WHERE s.object = _drop_object_if_unused.object) THEN
+    RETURN;
+  END IF;
+  DELETE FROM segments.object o WHERE o.object = _drop_object_if_unused.object
+  RETURNING * INTO entry;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  EXECUTE format('DROP TABLE IF EXISTS %s', entry.membership);
+  IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = object) THEN
+    EXECUTE format('DROP TRIGGER IF EXISTS segments_membership_row ON %s', object);
+    EXECUTE format('DROP TRIGGER IF EXISTS segments_membership_statement ON %s', object);
+    EXECUTE format('DROP TRIGGER IF EXISTS segments_membership_truncate ON %s', object);
+    PERFORM segments._invalidate(object);
+  END IF;
+END
+$$;
+
+-- The membership relation of a segment's object.
+CREATE FUNCTION segments._membership(segment bigint) RETURNS segments.object
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT o.* FROM segments.object o JOIN segments.segment s ON s.object = o.object
+   WHERE s.id = segment
+$$;
+
+-- Recomputes one segment's membership with one set-based statement run as the segment's
+-- owner, writing only the difference (and the change feed for it).
+CREATE FUNCTION segments._apply_refresh(segment bigint, object regclass,
+                                        filter segments.segment_filter, owner regrole,
+                                        OUT added bigint, OUT removed bigint, OUT total bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  equals text;
+  counts bigint[];
+BEGIN
+  entry := segments._ensure_object(object);
+  equals := segments._key_equals(entry.key_type);
+  counts := segments._execute_as(owner, format($sql$
+    WITH target AS (SELECT o.%1$I AS member FROM %2$s AS o WHERE %3$s),
+         held AS (SELECT m.member FROM %4$s AS m WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s),
+         diff AS (SELECT t.member AS new_member, h.member AS old_member
+                    FROM target t FULL JOIN held h ON t.member %6$s h.member
+                   WHERE t.member IS NULL OR h.member IS NULL),
+         removed AS (DELETE FROM %4$s AS m USING diff
+                      WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s AND diff.new_member IS NULL
+                        AND m.member %6$s diff.old_member
+                     RETURNING m.member),
+         added AS (INSERT INTO %4$s (segment_id, member)
+                   SELECT %5$s, diff.new_member FROM diff WHERE diff.old_member IS NULL
+                   RETURNING member),
+         feed AS (INSERT INTO segments.changes (segment_id, member, change)
+                  SELECT %5$s, removed.member::pg_catalog.text, 'exited' FROM removed
+                  UNION ALL
+                  SELECT %5$s, added.member::pg_catalog.text, 'entered' FROM added)
+    SELECT (SELECT pg_catalog.count(*) FROM added), (SELECT pg_catalog.count(*) FROM removed),
+           (SELECT pg_catalog.count(*) FROM held)
+    $sql$, entry.key_column, object, segments.to_sql(filter, object), entry.membership,
+    segment, equals));
+  added := counts[1];
+  removed := counts[2];
+  total := counts[3] + counts[1] - counts[2];
+  IF added + removed > 0 THEN
+    PERFORM pg_notify('segments_changes', segment::text);
+  END IF;
+END
+$$;
+
+-- Ends every membership of a segment (deactivation), with the change feed.
+CREATE FUNCTION segments._clear_membership(segment bigint, object regclass) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  cleared bigint;
+BEGIN
+  SELECT * INTO entry FROM segments.object o WHERE o.object = _clear_membership.object;
+  IF NOT FOUND THEN
+    RETURN 0;
+  END IF;
+  EXECUTE format($sql$
+    WITH gone AS (DELETE FROM %1$s m WHERE m.segment_id = $1 RETURNING m.member),
+         feed AS (INSERT INTO segments.changes (segment_id, member, change)
+                  SELECT $1, gone.member::pg_catalog.text, 'exited' FROM gone)
+    SELECT pg_catalog.count(*) FROM gone $sql$, entry.membership)
+  INTO cleared USING segment;
+  IF cleared > 0 THEN
+    PERFORM pg_notify('segments_changes', segment::text);
+  END IF;
+  RETURN cleared;
+END
+$$;
+
+-- Adds a point to a segment's history (one per transaction and segment).
+CREATE FUNCTION segments._record_history(segment bigint, member_count bigint) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO segments.history AS h (segment_id, at, member_count)
+  VALUES (segment, pg_catalog.now(), member_count)
+  ON CONFLICT (segment_id, at) DO UPDATE SET member_count = EXCLUDED.member_count
+$$;
+
+-------------------------------------------------------------------------------
+-- Rules of the catalog, enforced however a row is written (functions or plain SQL)
+-------------------------------------------------------------------------------
+
+-- A checked and completed definition: names, kind, filter against the object, privileges.
+CREATE FUNCTION segments._normalize(definition segments.segment, previous segments.segment)
+RETURNS segments.segment
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  d segments.segment := definition;
+  base text;
+  suffix int := 1;
+  other text;
+  missing text;
+  is_insert boolean := previous.id IS NULL;
+BEGIN
+  -- name
+  d.name := btrim(d.name);
+  IF d.name IS NULL OR d.name = '' THEN
+    RAISE EXCEPTION 'a segment needs a name' USING ERRCODE = 'not_null_violation';
+  END IF;
+
+  -- kind, fixed for life
+  d.kind := lower(btrim(d.kind));
+  IF d.kind IS NULL OR d.kind NOT IN ('realtime', 'scheduled', 'static') THEN
+    RAISE EXCEPTION 'invalid segment kind "%"', definition.kind
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Kinds are realtime, scheduled and static.';
+  END IF;
+  IF NOT is_insert AND d.kind <> previous.kind THEN
+    RAISE EXCEPTION 'the kind of segment "%" cannot change from % to %',
+                    previous.system_name, previous.kind, d.kind
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Create a new segment of the other kind, for example with segments.duplicate_segment() and then a new segment.';
+  END IF;
+  IF NOT is_insert AND d.object IS DISTINCT FROM previous.object THEN
+    RAISE EXCEPTION 'the object of segment "%" cannot change', previous.system_name
+      USING ERRCODE = 'feature_not_supported', HINT = 'Create a new segment over the other table.';
+  END IF;
+  IF NOT is_insert AND d.id <> previous.id THEN
+    RAISE EXCEPTION 'the id of segment "%" cannot change', previous.system_name
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
+
+  -- system name: a unique slug, generated from the name when not given
+  IF d.system_name IS NULL OR btrim(d.system_name) = '' THEN
+    IF NOT is_insert THEN
+      d.system_name := previous.system_name;
+    ELSE
+      base := segments._slug(d.name);
+      d.system_name := base;
+      WHILE EXISTS (SELECT 1 FROM segments.segment s WHERE s.system_name = d.system_name) LOOP
+        suffix := suffix + 1;
+        d.system_name := base || '-' || suffix;
+      END LOOP;
+    END IF;
+  END IF;
+  IF d.system_name !~ '^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$' THEN
+    RAISE EXCEPTION 'invalid system name "%"', d.system_name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'System names have 1 to 63 lower-case letters, digits, "-" and "_", '
+                   'starting and ending with a letter or digit.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM segments.segment s
+              WHERE s.system_name = d.system_name AND s.id IS DISTINCT FROM d.id) THEN
+    RAISE EXCEPTION 'segment "%" already exists', d.system_name
+      USING ERRCODE = 'duplicate_object',
+            HINT = 'Choose another system_name, or leave it out to have one generated.';
+  END IF;
+
+  -- external id: unique, generated when not given
+  IF d.external_id IS NULL OR btrim(d.external_id) = '' THEN
+    d.external_id := CASE WHEN is_insert THEN gen_random_uuid()::text ELSE previous.external_id END;
+  END IF;
+  SELECT s.system_name INTO other FROM segments.segment s
+   WHERE s.external_id = d.external_id AND s.id IS DISTINCT FROM d.id;
+  IF FOUND THEN
+    RAISE EXCEPTION 'external id "%" is already used by segment "%"', d.external_id, other
+      USING ERRCODE = 'duplicate_object';
+  END IF;
+
+  -- description: at most 300 characters
+  d.description := NULLIF(btrim(d.description), '');
+  IF char_length(d.description) > 300 THEN
+    RAISE EXCEPTION 'segment description is too long'
+      USING ERRCODE = 'string_data_right_truncation',
+            DETAIL = format('It has %s characters; the limit is 300.', char_length(d.description));
+  END IF;
+
+  d.tags := COALESCE(d.tags, '{}');
+  d.auto_disable_after := COALESCE(d.auto_disable_after, interval '60 days');
+  IF d.auto_disable_after <= interval '0' THEN
+    RAISE EXCEPTION 'auto_disable_after must be positive' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  -- filter: required for realtime and scheduled, absent for static
+  IF d.kind = 'static' AND d.filter IS NOT NULL THEN
+    RAISE EXCEPTION 'static segments have no filter'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Add members with segments.add_members() or segments.add_members_from_query().';
+  END IF;
+  IF d.kind <> 'static' AND d.filter IS NULL THEN
+    RAISE EXCEPTION 'a % segment needs a filter', d.kind USING ERRCODE = 'not_null_violation';
+  END IF;
+  IF d.kind <> 'scheduled' AND (d.schedule IS NOT NULL OR d.update_on_events IS NOT NULL) THEN
+    RAISE EXCEPTION 'only scheduled segments have a schedule or update_on_events'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF d.timezone IS NOT NULL THEN
+    PERFORM now() AT TIME ZONE d.timezone;  -- raises for an unknown time zone
+  END IF;
+
+  -- the object: a table with a one-column primary key the owner may read
+  IF is_insert THEN
+    d.owner := COALESCE(d.owner, segments._outer_role());
+  ELSE
+    d.owner := previous.owner;
+  END IF;
+  PERFORM segments._object_key(d.object);
+  IF NOT has_table_privilege(d.owner, d.object, 'SELECT') THEN
+    SELECT string_agg(format('%I', c), ', ') INTO missing
+      FROM unnest(array_append(
+             CASE WHEN d.filter IS NULL THEN '{}'::text[]
+                  ELSE segments._filter_columns(d.filter, d.object) END,
+             (segments._object_key(d.object)).key_column::text)) AS c
+     WHERE NOT has_column_privilege(d.owner, d.object, c, 'SELECT');
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'permission denied for table %', d.object
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('Role %s cannot SELECT column(s) %s, which the segment reads.',
+                              d.owner, missing),
+              HINT = 'A segment can only be defined over columns its creator may SELECT.';
+    END IF;
+  END IF;
+  IF d.filter IS NOT NULL THEN
+    PERFORM segments.to_sql(d.filter, d.object);  -- raises for a filter invalid for the object
+  END IF;
+
+  -- timestamps
+  IF is_insert THEN
+    d.created_at := now();
+    d.updated_at := now();
+  ELSE
+    d.created_at := previous.created_at;
+  END IF;
+  RETURN d;
+END
+$$;
+
+-- BEFORE INSERT: check the definition and compute the first membership. Rows arriving with a
+-- status other than 'pending' are restored definitions (pg_restore): their membership relation
+-- and data are restored too, so nothing is computed.
+CREATE FUNCTION segments._segment_before_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  result record;
+BEGIN
+  IF NEW.status IS DISTINCT FROM 'pending' THEN
+    RETURN NEW;
+  END IF;
+  NEW := segments._normalize(NEW, NULL::segments.segment);
+  PERFORM segments._ensure_object(NEW.object);
+  IF NOT NEW.active THEN
+    NEW.status := 'skipped';
+    NEW.status_detail := 'inactive';
+  ELSIF NEW.kind = 'static' THEN
+    NEW.status := 'ok';
+    PERFORM segments._record_history(NEW.id, 0);
+  ELSE
+    result := segments._apply_refresh(NEW.id, NEW.object, NEW.filter, NEW.owner);
+    NEW.status := 'ok';
+    NEW.last_refresh_at := now();
+    NEW.last_refresh_duration := clock_timestamp() - started;
+    PERFORM segments._record_history(NEW.id, result.total);
+  END IF;
+  NEW.last_error := NULL;
+  PERFORM segments._invalidate(NEW.object);
+  RETURN NEW;
+END
+$$;
+
+-- BEFORE UPDATE: check the change; a new filter or activation recomputes membership, a
+-- deactivation ends it. Status and usage updates pass through untouched.
+CREATE FUNCTION segments._segment_before_update() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  result record;
+  cleared bigint;
+  definition_changed boolean;
+BEGIN
+  definition_changed :=
+    (NEW.name, NEW.system_name, NEW.external_id, NEW.description, NEW.object, NEW.kind,
+     NEW.filter::text, NEW.active, NEW.tags, NEW.schedule, NEW.timezone, NEW.update_on_events,
+     NEW.auto_disable_after, NEW.activate_at, NEW.deactivate_at, NEW.owner, NEW.id)
+    IS DISTINCT FROM
+    (OLD.name, OLD.system_name, OLD.external_id, OLD.description, OLD.object, OLD.kind,
+     OLD.filter::text, OLD.active, OLD.tags, OLD.schedule, OLD.timezone, OLD.update_on_events,
+     OLD.auto_disable_after, OLD.activate_at, OLD.deactivate_at, OLD.owner, OLD.id);
+  IF NOT definition_changed THEN
+    RETURN NEW;
+  END IF;
+  NEW := segments._normalize(NEW, OLD);
+  NEW.updated_at := now();
+  IF NOT NEW.active THEN
+    IF OLD.active THEN
+      cleared := segments._clear_membership(NEW.id, NEW.object);
+      IF NEW.kind = 'static' AND cleared > 0 THEN
+        RAISE NOTICE 'static segment "%" lost its % members on deactivation',
+                     NEW.system_name, cleared;
+      END IF;
+      PERFORM segments._record_history(NEW.id, 0);
+    END IF;
+    NEW.status := 'skipped';
+    NEW.status_detail := 'inactive';
+  ELSIF NEW.kind <> 'static' AND (NOT OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
+    result := segments._apply_refresh(NEW.id, NEW.object, NEW.filter, NEW.owner);
+    NEW.status := 'ok';
+    NEW.status_detail := NULL;
+    NEW.last_error := NULL;
+    NEW.last_refresh_at := now();
+    NEW.last_refresh_duration := clock_timestamp() - started;
+    PERFORM segments._record_history(NEW.id, result.total);
+  ELSIF NOT OLD.active THEN
+    NEW.status := 'ok';
+    NEW.status_detail := NULL;
+  END IF;
+  PERFORM segments._invalidate(NEW.object);
+  RETURN NEW;
+END
+$$;
+
+-- BEFORE DELETE: the segment's membership, feed and history go with it (never the object's rows).
+CREATE FUNCTION segments._segment_before_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+BEGIN
+  SELECT * INTO entry FROM segments.object o WHERE o.object = OLD.object;
+  IF FOUND AND to_regclass(entry.membership::text) IS NOT NULL THEN
+    EXECUTE format('DELETE FROM %s WHERE segment_id = $1', entry.membership) USING OLD.id;
+  END IF;
+  DELETE FROM segments.changes c WHERE c.segment_id = OLD.id;
+  DELETE FROM segments.history h WHERE h.segment_id = OLD.id;
+  RETURN OLD;
+END
+$$;
+
+-- AFTER DELETE: an object without segments loses its membership relation and triggers.
+CREATE FUNCTION segments._segment_after_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._drop_object_if_unused(OLD.object);
+  PERFORM segments._invalidate(OLD.object);
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER segment_before_insert BEFORE INSERT ON segments.segment
+  FOR EACH ROW EXECUTE FUNCTION segments._segment_before_insert();
+CREATE TRIGGER segment_before_update BEFORE UPDATE ON segments.segment
+  FOR EACH ROW EXECUTE FUNCTION segments._segment_before_update();
+CREATE TRIGGER segment_before_delete BEFORE DELETE ON segments.segment
+  FOR EACH ROW EXECUTE FUNCTION segments._segment_before_delete();
+CREATE TRIGGER segment_after_delete AFTER DELETE ON segments.segment
+  FOR EACH ROW EXECUTE FUNCTION segments._segment_after_delete();
+
+-------------------------------------------------------------------------------
+-- Defining segments
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION segments.create_segment(
+    name text, object regclass, filter segments.segment_filter DEFAULT NULL,
+    kind text DEFAULT 'realtime', system_name text DEFAULT NULL, external_id text DEFAULT NULL,
+    description text DEFAULT NULL, tags text[] DEFAULT '{}', schedule text DEFAULT NULL,
+    timezone text DEFAULT NULL, update_on_events text[] DEFAULT NULL,
+    auto_disable_after interval DEFAULT '60 days', active boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  new_id bigint;
+BEGIN
+  INSERT INTO segments.segment AS s
+    (name, object, filter, kind, system_name, external_id, description, tags, schedule,
+     timezone, update_on_events, auto_disable_after, active)
+  VALUES
+    (create_segment.name, create_segment.object, create_segment.filter, create_segment.kind,
+     create_segment.system_name, create_segment.external_id, create_segment.description,
+     create_segment.tags, create_segment.schedule, create_segment.timezone,
+     create_segment.update_on_events, create_segment.auto_disable_after, create_segment.active)
+  RETURNING s.id INTO new_id;
+  RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION segments.create_segment(text, regclass, segments.segment_filter, text, text,
+  text, text, text[], text, text, text[], interval, boolean) IS
+  'Creates a segment and computes its first membership; returns its id';
+
+-- Each argument left out (NULL) keeps its value; '' clears description, schedule, timezone.
+CREATE FUNCTION segments.alter_segment(
+    segment bigint, filter segments.segment_filter DEFAULT NULL, description text DEFAULT NULL,
+    tags text[] DEFAULT NULL, external_id text DEFAULT NULL, schedule text DEFAULT NULL,
+    timezone text DEFAULT NULL, update_on_events text[] DEFAULT NULL,
+    auto_disable_after interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._resolve(segment);
+  UPDATE segments.segment s SET
+    filter = COALESCE(alter_segment.filter, s.filter),
+    description = CASE WHEN alter_segment.description IS NULL THEN s.description
+                       ELSE NULLIF(alter_segment.description, '') END,
+    tags = COALESCE(alter_segment.tags, s.tags),
+    external_id = COALESCE(NULLIF(alter_segment.external_id, ''), s.external_id),
+    schedule = CASE WHEN alter_segment.schedule IS NULL THEN s.schedule
+                    ELSE NULLIF(alter_segment.schedule, '') END,
+    timezone = CASE WHEN alter_segment.timezone IS NULL THEN s.timezone
+                    ELSE NULLIF(alter_segment.timezone, '') END,
+    update_on_events = COALESCE(alter_segment.update_on_events, s.update_on_events),
+    auto_disable_after = COALESCE(alter_segment.auto_disable_after, s.auto_disable_after)
+  WHERE s.id = segment;
+END
+$$;
+CREATE FUNCTION segments.alter_segment(
+    segment text, filter segments.segment_filter DEFAULT NULL, description text DEFAULT NULL,
+    tags text[] DEFAULT NULL, external_id text DEFAULT NULL, schedule text DEFAULT NULL,
+    timezone text DEFAULT NULL, update_on_events text[] DEFAULT NULL,
+    auto_disable_after interval DEFAULT NULL)
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.alter_segment(segments._resolve(segment), filter, description, tags,
+                                external_id, schedule, timezone, update_on_events,
+                                auto_disable_after)
+$$;
+
+CREATE FUNCTION segments.rename_segment(segment bigint, new_name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._resolve(segment);
+  UPDATE segments.segment s SET name = new_name WHERE s.id = segment;
+END
+$$;
+CREATE FUNCTION segments.rename_segment(segment text, new_name text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.rename_segment(segments._resolve(segment), new_name)
+$$;
+
+-- A copy under a new name (new system name and external id); a static segment's members
+-- are copied, the others compute their own.
+CREATE FUNCTION segments.duplicate_segment(segment bigint, new_name text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  source segments.segment;
+  entry segments.object;
+  new_id bigint;
+  copied bigint;
+BEGIN
+  SELECT * INTO source FROM segments.segment s WHERE s.id = segments._resolve(segment);
+  INSERT INTO segments.segment AS s
+    (name, object, filter, kind, description, tags, schedule, timezone, update_on_events,
+     auto_disable_after, active)
+  VALUES (new_name, source.object, source.filter, source.kind, source.description, source.tags,
+          source.schedule, source.timezone, source.update_on_events, source.auto_disable_after,
+          source.active)
+  RETURNING s.id INTO new_id;
+  IF source.kind = 'static' AND source.active THEN
+    entry := segments._ensure_object(source.object);
+    EXECUTE format($sql$
+      WITH added AS (INSERT INTO %1$s (segment_id, member)
+                     SELECT $2, m.member FROM %1$s m WHERE m.segment_id = $1 RETURNING member),
+           feed AS (INSERT INTO segments.changes (segment_id, member, change)
+                    SELECT $2, added.member::text, 'entered' FROM added)
+      SELECT count(*) FROM added $sql$, entry.membership)
+    INTO copied USING source.id, new_id;
+    PERFORM segments._record_history(new_id, copied);
+    IF copied > 0 THEN
+      PERFORM pg_notify('segments_changes', new_id::text);
+    END IF;
+  END IF;
+  RETURN new_id;
+END
+$$;
+CREATE FUNCTION segments.duplicate_segment(segment text, new_name text) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.duplicate_segment(segments._resolve(segment), new_name)
+$$;
+
+-- Drops the definition and its membership, never the object's rows.
+CREATE FUNCTION segments.drop_segment(segment bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  DELETE FROM segments.segment s WHERE s.id = segments._resolve(segment);
+END
+$$;
+CREATE FUNCTION segments.drop_segment(segment text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.drop_segment(segments._resolve(segment))
+$$;
+
+-- Activates now, or at a future time (applied by segments.refresh_due()).
+CREATE FUNCTION segments.activate(segment bigint, at timestamptz DEFAULT now()) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._resolve(segment);
+  IF at <= now() THEN
+    UPDATE segments.segment s SET active = true, activate_at = NULL WHERE s.id = segment;
+  ELSE
+    UPDATE segments.segment s SET activate_at = at WHERE s.id = segment;
+  END IF;
+END
+$$;
+CREATE FUNCTION segments.activate(segment text, at timestamptz DEFAULT now()) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.activate(segments._resolve(segment), at)
+$$;
+
+-- Deactivates now (the segment's members leave it), or at a future time.
+CREATE FUNCTION segments.deactivate(segment bigint, at timestamptz DEFAULT now()) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._resolve(segment);
+  IF at <= now() THEN
+    UPDATE segments.segment s SET active = false, deactivate_at = NULL WHERE s.id = segment;
+  ELSE
+    UPDATE segments.segment s SET deactivate_at = at WHERE s.id = segment;
+  END IF;
+END
+$$;
+CREATE FUNCTION segments.deactivate(segment text, at timestamptz DEFAULT now()) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.deactivate(segments._resolve(segment), at)
+$$;
+
+-------------------------------------------------------------------------------
+-- Refreshing
+-------------------------------------------------------------------------------
+
+-- Recomputes a segment now with one set-based statement, writing only the difference.
+CREATE FUNCTION segments.refresh(segment bigint,
+                                 OUT added bigint, OUT removed bigint, OUT total bigint,
+                                 OUT duration interval)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  definition segments.segment;
+  started timestamptz := clock_timestamp();
+  result record;
+BEGIN
+  PERFORM segments._resolve(segment);
+  -- The row lock makes concurrent refreshes of one segment wait for each other.
+  SELECT * INTO definition FROM segments.segment s WHERE s.id = segment FOR UPDATE;
+  added := 0;
+  removed := 0;
+  IF NOT definition.active THEN
+    total := 0;
+    UPDATE segments.segment s SET status = 'skipped', status_detail = 'inactive'
+     WHERE s.id = segment AND s.status IS DISTINCT FROM 'skipped';
+  ELSIF definition.kind = 'static' THEN
+    total := segments._count(segment);
+  ELSE
+    result := segments._apply_refresh(segment, definition.object, definition.filter,
+                                      definition.owner);
+    added := result.added;
+    removed := result.removed;
+    total := result.total;
+    UPDATE segments.segment s
+       SET status = 'ok', status_detail = NULL, last_error = NULL, last_refresh_at = now(),
+           last_refresh_duration = clock_timestamp() - started
+     WHERE s.id = segment;
+    PERFORM segments._record_history(segment, total);
+  END IF;
+  duration := clock_timestamp() - started;
+END
+$$;
+CREATE FUNCTION segments.refresh(segment text,
+                                 OUT added bigint, OUT removed bigint, OUT total bigint,
+                                 OUT duration interval)
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments.refresh(segments._resolve(segment))
+$$;
+
+-- Everything that is due: scheduled activations and deactivations (more in later versions).
+CREATE FUNCTION segments.refresh_due() RETURNS TABLE(segment text, action text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  due record;
+BEGIN
+  FOR due IN
+    SELECT s.id, s.system_name FROM segments.segment s
+     WHERE s.activate_at <= now() ORDER BY s.activate_at, s.id FOR UPDATE SKIP LOCKED
+  LOOP
+    UPDATE segments.segment s SET active = true, activate_at = NULL WHERE s.id = due.id;
+    segment := due.system_name;
+    action := 'activated';
+    RETURN NEXT;
+  END LOOP;
+  FOR due IN
+    SELECT s.id, s.system_name FROM segments.segment s
+     WHERE s.deactivate_at <= now() ORDER BY s.deactivate_at, s.id FOR UPDATE SKIP LOCKED
+  LOOP
+    UPDATE segments.segment s SET active = false, deactivate_at = NULL WHERE s.id = due.id;
+    segment := due.system_name;
+    action := 'deactivated';
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Reading membership
+-------------------------------------------------------------------------------
+
+-- The id of a segment by system name, for joins with a membership relation:
+--   JOIN segments.customers_members m ON m.member = c.id
+--    AND m.segment_id = segments.segment_id('vip-arabic')
+CREATE FUNCTION segments.segment_id(segment text) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments._resolve(segment)
+$$;
+
+-- The exact number of members, counted from the membership relation.
+CREATE FUNCTION segments._count(segment bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  counted bigint;
+BEGIN
+  entry := segments._membership(segment);
+  IF entry.membership IS NULL THEN
+    RETURN 0;
+  END IF;
+  EXECUTE format('SELECT count(*) FROM %s m WHERE m.segment_id = $1', entry.membership)
+    INTO counted USING segment;
+  RETURN counted;
+END
+$$;
+
+CREATE FUNCTION segments.member_count(segment bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._note_use(segments._resolve(segment));
+  RETURN segments._count(segment);
+END
+$$;
+CREATE FUNCTION segments.member_count(segment text) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.member_count(segments._resolve(segment))
+$$;
+
+-- Whether a key (in the object's key type, or a type that casts to it) is a member.
+CREATE FUNCTION segments._is_member(segment bigint, key anyelement) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  found boolean;
+BEGIN
+  PERFORM segments._resolve(segment);
+  PERFORM segments._note_use(segment);
+  entry := segments._membership(segment);
+  IF entry.membership IS NULL OR key IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s m WHERE m.segment_id = $1 AND m.member %s $2::%s)',
+                 entry.membership, segments._key_equals(entry.key_type), entry.key_type)
+    INTO found USING segment, key;
+  RETURN found;
+END
+$$;
+CREATE FUNCTION segments.is_member(segment bigint, key anyelement) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments._is_member(segment, key)
+$$;
+CREATE FUNCTION segments.is_member(segment text, key anyelement) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments._is_member(segments._resolve(segment), key)
+$$;
+-- Keys written as quoted literals ('42', 'a0eebc99-...') arrive as text.
+CREATE FUNCTION segments.is_member(segment bigint, key text) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments._is_member(segment, key)
+$$;
+CREATE FUNCTION segments.is_member(segment text, key text) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments._is_member(segments._resolve(segment), key)
+$$;
+
+-- Member keys in their text form, in key order.
+CREATE FUNCTION segments.members(segment bigint) RETURNS SETOF text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+BEGIN
+  PERFORM segments._resolve(segment);
+  PERFORM segments._note_use(segment);
+  entry := segments._membership(segment);
+  IF entry.membership IS NULL THEN
+    RETURN;
+  END IF;
+  RETURN QUERY EXECUTE format(
+    'SELECT m.member::text FROM %s m WHERE m.segment_id = $1 ORDER BY m.member',
+    entry.membership) USING segment;
+END
+$$;
+CREATE FUNCTION segments.members(segment text) RETURNS SETOF text
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments.members(segments._resolve(segment))
+$$;
+
+-- Member keys as they were at a past time, replayed from the change feed.
+CREATE FUNCTION segments.members_at(segment bigint, at timestamptz) RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT last.member FROM (
+    SELECT DISTINCT ON (c.member) c.member, c.change
+      FROM segments.changes c
+     WHERE c.segment_id = segments._resolve(segment) AND c.changed_at <= at
+     ORDER BY c.member, c.id DESC) AS last
+   WHERE last.change = 'entered'
+   ORDER BY last.member
+$$;
+CREATE FUNCTION segments.members_at(segment text, at timestamptz) RETURNS SETOF text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments.members_at(segments._resolve(segment), at)
+$$;
+
+-- Keys in any included segment and in no excluded one (segments of one object).
+CREATE FUNCTION segments.audience(include text[], exclude text[] DEFAULT '{}')
+RETURNS SETOF text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  included bigint[];
+  excluded bigint[];
+  objects regclass[];
+  entry segments.object;
+  id bigint;
+BEGIN
+  IF include IS NULL OR cardinality(include) = 0 THEN
+    RAISE EXCEPTION 'audience needs at least one segment to include'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  included := ARRAY(SELECT segments._resolve(name) FROM unnest(include) AS name);
+  excluded := ARRAY(SELECT segments._resolve(name) FROM unnest(COALESCE(exclude, '{}')) AS name);
+  objects := ARRAY(SELECT DISTINCT s.object FROM segments.segment s
+                    WHERE s.id = ANY (included || excluded));
+  IF cardinality(objects) > 1 THEN
+    RAISE EXCEPTION 'an audience combines segments of one object'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The segments are over %s.', array_to_string(objects, ', '));
+  END IF;
+  FOREACH id IN ARRAY included || excluded LOOP
+    PERFORM segments._note_use(id);
+  END LOOP;
+  entry := segments._membership(included[1]);
+  IF entry.membership IS NULL THEN
+    RETURN;
+  END IF;
+  RETURN QUERY EXECUTE format(
+    'SELECT k.member::text FROM (SELECT m.member FROM %1$s m WHERE m.segment_id = ANY ($1) '
+    'EXCEPT SELECT m.member FROM %1$s m WHERE m.segment_id = ANY ($2)) AS k ORDER BY k.member',
+    entry.membership) USING included, excluded;
+END
+$$;
+
+-- The segments a row belongs to.
+CREATE FUNCTION segments._segments_of(object regclass, key anyelement)
+RETURNS TABLE(segment_id bigint, system_name text, name text, kind text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+BEGIN
+  SELECT * INTO entry FROM segments.object o WHERE o.object = _segments_of.object;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  RETURN QUERY EXECUTE format(
+    'SELECT s.id, s.system_name, s.name, s.kind FROM %s m '
+    'JOIN segments.segment s ON s.id = m.segment_id '
+    'WHERE m.member %s $1::%s ORDER BY s.system_name',
+    entry.membership, segments._key_equals(entry.key_type), entry.key_type) USING key;
+END
+$$;
+CREATE FUNCTION segments.segments_of(object regclass, key anyelement)
+RETURNS TABLE(segment_id bigint, system_name text, name text, kind text)
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments._segments_of(object, key)
+$$;
+CREATE FUNCTION segments.segments_of(object regclass, key text)
+RETURNS TABLE(segment_id bigint, system_name text, name text, kind text)
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments._segments_of(object, key)
+$$;
+
+-- The first n member rows of the object, whole (as jsonb), in key order. Reads the object
+-- with the caller's privileges.
+CREATE FUNCTION segments.preview(segment bigint, n integer DEFAULT 100) RETURNS SETOF jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+BEGIN
+  PERFORM segments._note_use(segments._resolve(segment));
+  entry := segments._membership(segment);
+  IF entry.membership IS NULL THEN
+    RETURN;
+  END IF;
+  RETURN QUERY EXECUTE format(
+    'SELECT pg_catalog.to_jsonb(o) FROM %1$s o JOIN %2$s m ON m.member %3$s o.%4$I '
+    'WHERE m.segment_id = $1 ORDER BY o.%4$I LIMIT $2',
+    entry.object, entry.membership, segments._key_equals(entry.key_type), entry.key_column)
+    USING segment, n;
+END
+$$;
+CREATE FUNCTION segments.preview(segment text, n integer DEFAULT 100) RETURNS SETOF jsonb
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments.preview(segments._resolve(segment), n)
+$$;
+
+-- Member counts over time.
+CREATE FUNCTION segments.history(segment bigint)
+RETURNS TABLE(at timestamptz, member_count bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT h.at, h.member_count FROM segments.history h
+   WHERE h.segment_id = segments._resolve(segment) ORDER BY h.at
+$$;
+CREATE FUNCTION segments.history(segment text)
+RETURNS TABLE(at timestamptz, member_count bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments.history(segments._resolve(segment))
+$$;
+
+-- One CSV record: fields quoted when they hold a comma, quote, line break or edge space;
+-- NULL is an empty field, the empty string is "".
+CREATE FUNCTION segments._csv_record(fields text[]) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT string_agg(CASE WHEN f IS NULL THEN ''
+                         WHEN f = '' OR f ~ '[",\r\n]' OR f ~ '^\s' OR f ~ '\s$'
+                         THEN '"' || replace(f, '"', '""') || '"'
+                         ELSE f END, ',' ORDER BY i)
+    FROM unnest(fields) WITH ORDINALITY AS t(f, i)
+$$;
+
+-- The members' rows as CSV records, the header first (one value per record). Reads the object
+-- with the caller's privileges.
+CREATE FUNCTION segments.export_csv(segment bigint) RETURNS SETOF text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  columns text[];
+BEGIN
+  PERFORM segments._note_use(segments._resolve(segment));
+  entry := segments._membership(segment);
+  IF entry.membership IS NULL THEN
+    RETURN;
+  END IF;
+  columns := ARRAY(SELECT a.attname::text FROM pg_attribute a
+                    WHERE a.attrelid = entry.object AND a.attnum > 0 AND NOT a.attisdropped
+                    ORDER BY a.attnum);
+  RETURN NEXT segments._csv_record(columns);
+  RETURN QUERY EXECUTE format(
+    'SELECT segments._csv_record(ARRAY[%s]) FROM %s o JOIN %s m ON m.member %s o.%I '
+    'WHERE m.segment_id = $1 ORDER BY o.%I',
+    (SELECT string_agg(format('o.%I::text', c), ', ') FROM unnest(columns) AS c),
+    entry.object, entry.membership, segments._key_equals(entry.key_type), entry.key_column,
+    entry.key_column) USING segment;
+END
+$$;
+CREATE FUNCTION segments.export_csv(segment text) RETURNS SETOF text
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM segments.export_csv(segments._resolve(segment))
+$$;
+
+-- Counts and status of every segment (counts computed, never kept in a shared row).
+CREATE VIEW segments.segment_summary AS
+  SELECT s.id, s.system_name, s.name, s.kind, s.object, s.active, s.status,
+         segments._count(s.id) AS member_count,
+         s.last_refresh_at, s.tags
+    FROM segments.segment s;
+
+-------------------------------------------------------------------------------
+-- Static segments: members added and removed by hand
+-------------------------------------------------------------------------------
+
+-- The keys as the object's key type, refused (all of them) unless every one is a row of the
+-- object. Returns the checked keys and the static segment's membership entry.
+CREATE FUNCTION segments._static_keys(segment bigint, keys anyarray, action text,
+                                      OUT entry segments.object, OUT checked text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  definition segments.segment;
+  unknown text[];
+BEGIN
+  SELECT * INTO definition FROM segments.segment s WHERE s.id = segments._resolve(segment);
+  IF definition.kind <> 'static' THEN
+    RAISE EXCEPTION 'segment "%" is %; members can only be % static segments',
+                    definition.system_name, definition.kind, action
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'The members of realtime and scheduled segments follow their filter.';
+  END IF;
+  IF NOT definition.active THEN
+    RAISE EXCEPTION 'segment "%" is inactive', definition.system_name
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Activate it first with segments.activate().';
+  END IF;
+  entry := segments._ensure_object(definition.object);
+  IF keys IS NULL THEN
+    keys := '{}';
+  END IF;
+  -- Cast to the key type (a bad literal raises here, changing nothing).
+  checked := format('%L::%s[]', keys::text, entry.key_type);
+  BEGIN
+    EXECUTE format('SELECT %s', checked);
+  EXCEPTION WHEN data_exception THEN
+    RAISE EXCEPTION 'invalid key for %: %', definition.object, SQLERRM
+      USING ERRCODE = SQLSTATE,
+            HINT = format('Keys of %s are of type %s.', definition.object, entry.key_type);
+  END;
+  EXECUTE format(
+    'SELECT array_agg(k::text ORDER BY k) FROM (SELECT DISTINCT k FROM unnest(%s) AS k '
+    'WHERE k IS NULL OR NOT EXISTS (SELECT 1 FROM %s o WHERE o.%I %s k)) AS missing',
+    checked, definition.object, entry.key_column, segments._key_equals(entry.key_type))
+    INTO unknown;
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION '% key(s) are not rows of %', cardinality(unknown), definition.object
+      USING ERRCODE = 'foreign_key_violation',
+            DETAIL = format('Unknown keys: %s%s.',
+                            array_to_string(unknown[1:10], ', ', 'NULL'),
+                            CASE WHEN cardinality(unknown) > 10 THEN ', ...' ELSE '' END),
+            HINT = 'Nothing was changed; pass only keys of existing rows.';
+  END IF;
+END
+$$;
+
+-- Adds rows to a static segment; returns how many were not members yet.
+CREATE FUNCTION segments.add_members(segment bigint, keys anyarray) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  prepared record;
+  added bigint;
+BEGIN
+  prepared := segments._static_keys(segment, keys, 'added to');
+  EXECUTE format($sql$
+    WITH added AS (INSERT INTO %1$s (segment_id, member) SELECT $1, k FROM unnest(%2$s) AS k
+                   ON CONFLICT DO NOTHING RETURNING member),
+         feed AS (INSERT INTO segments.changes (segment_id, member, change)
+                  SELECT $1, added.member::text, 'entered' FROM added)
+    SELECT count(*) FROM added $sql$, (prepared.entry).membership, prepared.checked)
+  INTO added USING segment;
+  IF added > 0 THEN
+    PERFORM pg_notify('segments_changes', segment::text);
+    PERFORM segments._record_history(segment, segments._count(segment));
+  END IF;
+  RETURN added;
+END
+$$;
+CREATE FUNCTION segments.add_members(segment text, keys anyarray) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.add_members(segments._resolve(segment), keys)
+$$;
+
+-- Removes rows from a static segment; returns how many were members.
+CREATE FUNCTION segments.remove_members(segment bigint, keys anyarray) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  prepared record;
+  removed bigint;
+BEGIN
+  prepared := segments._static_keys(segment, keys, 'removed from');
+  EXECUTE format($sql$
+    WITH removed AS (DELETE FROM %1$s m WHERE m.segment_id = $1 AND m.member = ANY (%2$s)
+                     RETURNING m.member),
+         feed AS (INSERT INTO segments.changes (segment_id, member, change)
+                  SELECT $1, removed.member::text, 'exited' FROM removed)
+    SELECT count(*) FROM removed $sql$, (prepared.entry).membership, prepared.checked)
+  INTO removed USING segment;
+  IF removed > 0 THEN
+    PERFORM pg_notify('segments_changes', segment::text);
+    PERFORM segments._record_history(segment, segments._count(segment));
+  END IF;
+  RETURN removed;
+END
+$$;
+CREATE FUNCTION segments.remove_members(segment text, keys anyarray) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments.remove_members(segments._resolve(segment), keys)
+$$;
+
+-- Adds the keys a query returns (its first column) to a static segment. The query runs with
+-- the caller's privileges and search_path, as if the caller ran it.
+CREATE FUNCTION segments.add_members_from_query(segment bigint, query text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  keys text[];
+  statement text := pg_catalog.regexp_replace(query, '[\s;]+$', '');
+BEGIN
+  PERFORM segments._resolve(segment);
+  EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(q.k::pg_catalog.text) FROM (%s) AS q(k)',
+                            statement) INTO keys;
+  RETURN segments.add_members(segment, COALESCE(keys, '{}'::pg_catalog.text[]));
+END
+$$;
+CREATE FUNCTION segments.add_members_from_query(segment text, query text) RETURNS bigint
+LANGUAGE sql AS $$
+  SELECT segments.add_members_from_query(segments._resolve(segment), query)
+$$;
+
+-------------------------------------------------------------------------------
+-- Moving definitions between databases
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION segments.export_definitions() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET intervalstyle = postgres AS $$
+  SELECT jsonb_build_object(
+    'format', 'pg_segments definitions',
+    'version', 1,
+    'segments', COALESCE(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+        'name', s.name, 'system_name', s.system_name, 'external_id', s.external_id,
+        'description', s.description, 'object', s.object::text, 'kind', s.kind,
+        'filter', s.filter::text, 'active', s.active, 'tags', to_jsonb(s.tags),
+        'schedule', s.schedule, 'timezone', s.timezone,
+        'update_on_events', to_jsonb(s.update_on_events),
+        'auto_disable_after', s.auto_disable_after::text))
+      ORDER BY s.id), '[]'::jsonb))
+  FROM segments.segment s
+$$;
+
+-- Creates or updates segments from export_definitions() output, matched by system name.
+-- Idempotent; a bad document changes nothing. Runs with the caller's rights and search_path
+-- (object names in the document are resolved as the caller would), like plain SQL on the
+-- catalog, whose triggers enforce every rule.
+CREATE FUNCTION segments.import_definitions(document jsonb,
+                                            OUT created integer, OUT updated integer,
+                                            OUT unchanged integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+  item jsonb;
+  position integer := 0;
+  existing segments.segment;
+  key text;
+  path text;
+  new_filter segments.segment_filter;
+BEGIN
+  created := 0;
+  updated := 0;
+  unchanged := 0;
+  IF jsonb_typeof(document) <> 'object' OR jsonb_typeof(document -> 'segments') <> 'array' THEN
+    RAISE EXCEPTION 'invalid definitions document'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'Expected an object with a "segments" array, as segments.export_definitions() returns.';
+  END IF;
+  IF document ? 'version' AND document ->> 'version' <> '1' THEN
+    RAISE EXCEPTION 'unsupported definitions version %', document ->> 'version'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR item IN SELECT value FROM jsonb_array_elements(document -> 'segments') LOOP
+    path := format('at $.segments[%s]', position);
+    position := position + 1;
+    IF jsonb_typeof(item) <> 'object' THEN
+      RAISE EXCEPTION 'invalid definitions document' USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = path || ': expected an object';
+    END IF;
+    FOR key IN SELECT jsonb_object_keys(item) LOOP
+      IF key NOT IN ('name', 'system_name', 'external_id', 'description', 'object', 'kind',
+                     'filter', 'active', 'tags', 'schedule', 'timezone', 'update_on_events',
+                     'auto_disable_after') THEN
+        RAISE EXCEPTION 'invalid definitions document' USING ERRCODE = 'invalid_parameter_value',
+          DETAIL = format('%s: unknown key "%s"', path, key);
+      END IF;
+    END LOOP;
+    IF item ->> 'system_name' IS NULL OR item ->> 'name' IS NULL OR item ->> 'object' IS NULL THEN
+      RAISE EXCEPTION 'invalid definitions document' USING ERRCODE = 'invalid_parameter_value',
+        DETAIL = path || ': "name", "system_name" and "object" are required';
+    END IF;
+    new_filter := (item ->> 'filter')::segments.segment_filter;
+    SELECT * INTO existing FROM segments.segment s WHERE s.system_name = item ->> 'system_name';
+    IF NOT FOUND THEN
+      PERFORM segments.create_segment(
+        name => item ->> 'name', object => (item ->> 'object')::regclass, filter => new_filter,
+        kind => COALESCE(item ->> 'kind', 'realtime'), system_name => item ->> 'system_name',
+        external_id => item ->> 'external_id', description => item ->> 'description',
+        tags => ARRAY(SELECT jsonb_array_elements_text(COALESCE(item -> 'tags', '[]'))),
+        schedule => item ->> 'schedule', timezone => item ->> 'timezone',
+        update_on_events => CASE WHEN item ? 'update_on_events' THEN
+          ARRAY(SELECT jsonb_array_elements_text(item -> 'update_on_events')) END,
+        auto_disable_after => COALESCE((item ->> 'auto_disable_after')::interval, '60 days'),
+        active => COALESCE((item ->> 'active')::boolean, true));
+      created := created + 1;
+    ELSE
+      IF existing.kind <> COALESCE(item ->> 'kind', 'realtime') THEN
+        RAISE EXCEPTION 'segment "%" is % here but % in the document', existing.system_name,
+                        existing.kind, item ->> 'kind'
+          USING ERRCODE = 'feature_not_supported', DETAIL = path;
+      END IF;
+      IF existing.object::text IS DISTINCT FROM ((item ->> 'object')::regclass)::text THEN
+        RAISE EXCEPTION 'segment "%" is over % here but % in the document', existing.system_name,
+                        existing.object, item ->> 'object'
+          USING ERRCODE = 'feature_not_supported', DETAIL = path;
+      END IF;
+      UPDATE segments.segment s SET
+        name = item ->> 'name',
+        external_id = COALESCE(item ->> 'external_id', s.external_id),
+        description = item ->> 'description',
+        filter = new_filter,
+        active = COALESCE((item ->> 'active')::boolean, true),
+        tags = ARRAY(SELECT jsonb_array_elements_text(COALESCE(item -> 'tags', '[]'))),
+        schedule = item ->> 'schedule',
+        timezone = item ->> 'timezone',
+        update_on_events = CASE WHEN item ? 'update_on_events' THEN
+          ARRAY(SELECT jsonb_array_elements_text(item -> 'update_on_events')) END,
+        auto_disable_after = COALESCE((item ->> 'auto_disable_after')::interval, '60 days')
+      WHERE s.id = existing.id
+        AND (s.name, s.external_id, s.description, s.filter::text, s.active, s.tags, s.schedule,
+             s.timezone, s.update_on_events, s.auto_disable_after)
+            IS DISTINCT FROM
+            (item ->> 'name', COALESCE(item ->> 'external_id', s.external_id),
+             item ->> 'description', new_filter::text,
+             COALESCE((item ->> 'active')::boolean, true),
+             ARRAY(SELECT jsonb_array_elements_text(COALESCE(item -> 'tags', '[]'))),
+             item ->> 'schedule', item ->> 'timezone',
+             CASE WHEN item ? 'update_on_events' THEN
+               ARRAY(SELECT jsonb_array_elements_text(item -> 'update_on_events')) END,
+             COALESCE((item ->> 'auto_disable_after')::interval, '60 days'));
+      IF FOUND THEN
+        updated := updated + 1;
+      ELSE
+        unchanged := unchanged + 1;
+      END IF;
+    END IF;
+  END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Event triggers: restored membership relations and triggers are re-attached to the extension
+-- (so DROP EXTENSION still removes them), and dropping an object drops its segments.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION segments._on_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  command record;
+BEGIN
+  FOR command IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+    IF command.classid = 'pg_class'::regclass AND command.schema_name = 'segments'
+       AND command.object_type = 'table'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = command.objid
+                          AND d.deptype = 'e') THEN
+      PERFORM segments._adopt('pg_class', command.objid);
+    ELSIF command.classid = 'pg_trigger'::regclass AND EXISTS (
+        SELECT 1 FROM pg_trigger t
+         WHERE t.oid = command.objid
+           AND t.tgfoid IN ('segments._object_row_trigger()'::regprocedure,
+                            'segments._object_statement_trigger()'::regprocedure,
+                            'segments._object_truncate_trigger()'::regprocedure)) THEN
+      PERFORM segments._adopt('pg_trigger', command.objid);
+    END IF;
+  END LOOP;
+END
+$$;
+
+CREATE FUNCTION segments._on_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dropped record;
+BEGIN
+  FOR dropped IN
+    SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.object_type IN ('table', 'partitioned table')
+  LOOP
+    IF EXISTS (SELECT 1 FROM segments.object o WHERE o.object::oid = dropped.objid) THEN
+      DELETE FROM segments.segment s WHERE s.object::oid = dropped.objid;
+      PERFORM segments._drop_object_if_unused(dropped.objid::regclass);
+    END IF;
+  END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER segments_ddl_end ON ddl_command_end
+  WHEN TAG IN ('CREATE TABLE', 'CREATE TRIGGER')
+  EXECUTE FUNCTION segments._on_ddl_end();
+CREATE EVENT TRIGGER segments_sql_drop ON sql_drop
+  WHEN TAG IN ('DROP TABLE')
+  EXECUTE FUNCTION segments._on_sql_drop();
+
+-------------------------------------------------------------------------------
+-- Privileges: segments_admin defines, segments_reader reads, nobody else changes definitions.
+-------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA segments FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA segments FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA segments FROM PUBLIC;
+GRANT USAGE ON SCHEMA segments TO segments_reader, segments_admin;
+
+-- The filter type and its pure functions are for everyone who can reach the schema.
+GRANT EXECUTE ON FUNCTION
+  segments.segment_filter_in(cstring), segments.segment_filter_out(segments.segment_filter),
+  segments.segment_filter_recv(internal), segments.segment_filter_send(segments.segment_filter),
+  segments.segment_filter_eq(segments.segment_filter, segments.segment_filter),
+  segments.segment_filter_ne(segments.segment_filter, segments.segment_filter),
+  segments.segment_filter_from_jsonb(jsonb), segments.segment_filter_to_jsonb(segments.segment_filter),
+  segments.jsonb_text(jsonb, text[]), segments.jsonb_number(jsonb, text[]),
+  segments.jsonb_bool(jsonb, text[]), segments.jsonb_timestamptz(jsonb, text[]),
+  segments.jsonb_array(jsonb, text[]), segments.jsonb_value(jsonb, text[]),
+  segments.to_sql(segments.segment_filter, regclass),
+  segments.matches(segments.segment_filter, anyelement),
+  segments.estimate(segments.segment_filter, regclass),
+  segments._csv_record(text[])
+  TO PUBLIC;
+
+-- Reading definitions and membership.
+GRANT SELECT ON segments.segment, segments.object, segments.changes, segments.history,
+                segments.segment_summary TO segments_reader;
+GRANT EXECUTE ON FUNCTION
+  segments._resolve(text), segments._resolve(bigint), segments._membership(bigint),
+  segments._key_equals(regtype), segments._note_use(bigint), segments._count(bigint),
+  segments.segment_id(text),
+  segments.member_count(bigint), segments.member_count(text),
+  segments._is_member(bigint, anyelement),
+  segments.is_member(bigint, anyelement), segments.is_member(text, anyelement),
+  segments.is_member(bigint, text), segments.is_member(text, text),
+  segments.members(bigint), segments.members(text),
+  segments.members_at(bigint, timestamptz), segments.members_at(text, timestamptz),
+  segments.audience(text[], text[]), segments._segments_of(regclass, anyelement),
+  segments.segments_of(regclass, anyelement), segments.segments_of(regclass, text),
+  segments.preview(bigint, integer), segments.preview(text, integer),
+  segments.history(bigint), segments.history(text),
+  segments.export_csv(bigint), segments.export_csv(text), segments.export_definitions()
+  TO segments_reader;
+
+-- Defining segments. Plain INSERT/UPDATE/DELETE on the catalog obey the same rules (triggers).
+GRANT INSERT, UPDATE, DELETE ON segments.segment TO segments_admin;
+GRANT INSERT ON segments.changes, segments.history TO segments_admin;
+GRANT USAGE ON SEQUENCE segments.segment_id_seq, segments.changes_id_seq TO segments_admin;
+GRANT EXECUTE ON FUNCTION
+  segments.create_segment(text, regclass, segments.segment_filter, text, text, text, text, text[],
+                          text, text, text[], interval, boolean),
+  segments.alter_segment(bigint, segments.segment_filter, text, text[], text, text, text, text[],
+                         interval),
+  segments.alter_segment(text, segments.segment_filter, text, text[], text, text, text, text[],
+                         interval),
+  segments.rename_segment(bigint, text), segments.rename_segment(text, text),
+  segments.duplicate_segment(bigint, text), segments.duplicate_segment(text, text),
+  segments.drop_segment(bigint), segments.drop_segment(text),
+  segments.activate(bigint, timestamptz), segments.activate(text, timestamptz),
+  segments.deactivate(bigint, timestamptz), segments.deactivate(text, timestamptz),
+  segments.refresh(bigint), segments.refresh(text), segments.refresh_due(),
+  segments.add_members(bigint, anyarray), segments.add_members(text, anyarray),
+  segments.remove_members(bigint, anyarray), segments.remove_members(text, anyarray),
+  segments.add_members_from_query(bigint, text), segments.add_members_from_query(text, text),
+  segments.import_definitions(jsonb)
+  TO segments_admin;

@@ -1,5 +1,6 @@
 // Library entry: module magic and one-time initialisation.
 #include "pg/filter_cache.hpp"
+#include "pg/membership.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {

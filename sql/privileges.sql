@@ -1,0 +1,84 @@
+-- Roles: segments_admin defines, segments_reader reads, nobody else changes definitions;
+-- segments only over columns their creator may SELECT; refreshes run with the owner's rights;
+-- writers of an object keep membership true without any grant on the segments schema.
+\set SHOW_CONTEXT never
+CREATE ROLE seg_test_admin LOGIN IN ROLE segments_admin;
+CREATE ROLE seg_test_reader LOGIN IN ROLE segments_reader;
+CREATE ROLE seg_test_plain LOGIN;
+CREATE ROLE seg_test_writer LOGIN;
+
+CREATE TABLE accounts (id bigint PRIMARY KEY, region text, revenue numeric, secret text);
+INSERT INTO accounts SELECT i, (ARRAY['north', 'south'])[1 + i % 2], i * 100, 's' || i
+FROM generate_series(1, 10) AS i;
+GRANT SELECT (id, region, revenue) ON accounts TO seg_test_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON accounts TO seg_test_writer;
+
+SET ROLE seg_test_admin;
+SELECT segments.create_segment('North accounts', 'accounts', 'region = ''north''') > 0 AS created;
+SELECT segments.create_segment('Picked accounts', 'accounts', kind => 'static') > 0 AS created;
+SELECT segments.add_members('picked-accounts', ARRAY[1, 2, 3]);
+-- A column the creator may not SELECT is refused.
+SELECT segments.create_segment('Secret', 'accounts', 'secret = ''s1''');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT system_name, owner FROM segments.segment WHERE object = 'accounts'::regclass ORDER BY id;
+
+-- A reader reads definitions and membership, and changes nothing.
+SET ROLE seg_test_reader;
+SELECT system_name, kind FROM segments.segment WHERE object = 'accounts'::regclass ORDER BY id;
+SELECT segments.member_count('north-accounts');
+SELECT * FROM segments.members('picked-accounts');
+SELECT segments.create_segment('Reader made', 'accounts', 'TRUE');
+\echo :LAST_ERROR_SQLSTATE
+SELECT segments.drop_segment('north-accounts');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE segments.segment SET name = 'hijacked';
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM segments.contacts_members;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- A plain role can neither read nor change definitions.
+SET ROLE seg_test_plain;
+SELECT count(*) FROM segments.segment;
+\echo :LAST_ERROR_SQLSTATE
+SELECT segments.member_count('north-accounts');
+\echo :LAST_ERROR_SQLSTATE
+SELECT segments.create_segment('Plain made', 'accounts', 'TRUE');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO segments.segment (name, object, filter) VALUES ('Plain insert', 'accounts', 'TRUE');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- A writer of the object keeps membership true with no grant on the segments schema.
+SET ROLE seg_test_writer;
+DELETE FROM accounts WHERE id = 1;
+UPDATE accounts SET id = 200 WHERE id = 2;
+RESET ROLE;
+SELECT * FROM segments.members('picked-accounts');
+
+-- Refreshes run with the segment owner's rights.
+REVOKE SELECT (region) ON accounts FROM seg_test_admin;
+SELECT * FROM segments.refresh('north-accounts');
+\echo :LAST_ERROR_SQLSTATE
+GRANT SELECT (region) ON accounts TO seg_test_admin;
+SELECT added, removed, total FROM segments.refresh('north-accounts');
+
+-- Privileges of the catalog objects as installed.
+SELECT has_schema_privilege('seg_test_plain', 'segments', 'USAGE') AS plain_usage,
+       has_table_privilege('segments_reader', 'segments.segment', 'SELECT') AS reader_select,
+       has_table_privilege('segments_reader', 'segments.segment', 'UPDATE') AS reader_update,
+       has_table_privilege('segments_admin', 'segments.segment', 'INSERT') AS admin_insert,
+       has_function_privilege('segments_reader', 'segments.drop_segment(text)', 'EXECUTE') AS reader_drop,
+       has_function_privilege('segments_admin', 'segments.drop_segment(text)', 'EXECUTE') AS admin_drop;
+
+-- Every SECURITY DEFINER function pins its search_path.
+SELECT p.oid::regprocedure AS definer_without_search_path
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'segments' AND p.prosecdef
+  AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+
+SELECT segments.drop_segment('north-accounts');
+SELECT segments.drop_segment('picked-accounts');
+DROP TABLE accounts;
+DROP ROLE seg_test_admin, seg_test_reader, seg_test_plain, seg_test_writer;

@@ -1,0 +1,154 @@
+// Internal helpers of the catalog functions (schema segments, names starting with "_").
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/binder.hpp"
+#include "pg/boundary.hpp"
+#include "pg/filter_cache.hpp"
+#include "pg/filter_datum.hpp"
+#include "pg/spi.hpp"
+
+using pgseg::pg::pg_guard;
+
+namespace {
+
+std::string text_arg(FunctionCallInfo fcinfo, int n) {
+  return pg_guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+}
+
+std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
+  struct Raw {
+    char** items;
+    int count;
+  };
+  Raw raw = pg_guard([&] {
+    ArrayType* array = PG_GETARG_ARRAYTYPE_P(n);
+    Datum* elements;
+    bool* nulls;
+    int count;
+    deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+    auto** items = static_cast<char**>(palloc0(sizeof(char*) * (count + 1)));
+    for (int i = 0; i < count; ++i) items[i] = nulls[i] ? nullptr : TextDatumGetCString(elements[i]);
+    return Raw{items, count};
+  });
+  std::vector<std::string> result;
+  for (int i = 0; i < raw.count; ++i) {
+    if (raw.items[i] != nullptr) result.emplace_back(raw.items[i]);
+  }
+  return result;
+}
+
+Datum text_array_datum(const std::vector<std::string>& items) {
+  return pg_guard([&] {
+    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      elements[i] = PointerGetDatum(
+          cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
+    }
+    return PointerGetDatum(construct_array(elements, static_cast<int>(items.size()), TEXTOID, -1,
+                                           false, TYPALIGN_INT));
+  });
+}
+
+}  // namespace
+
+// _outer_role(): the role calling from outside any SECURITY DEFINER function, i.e. the role
+// a segment created now belongs to.
+PGSEG_FUNCTION(pgseg_outer_role) { return ObjectIdGetDatum(GetOuterUserId()); }
+
+// _closest_name(name, candidates): the candidate within a small edit distance, else NULL.
+PGSEG_FUNCTION(pgseg_closest_name) {
+  std::string closest = pgseg::closest_name(text_arg(fcinfo, 0), text_array_arg(fcinfo, 1));
+  if (closest.empty()) {
+    fcinfo->isnull = true;
+    return Datum(0);
+  }
+  return pg_guard([&] { return PointerGetDatum(cstring_to_text(closest.c_str())); });
+}
+
+// _filter_columns(filter, object): the columns a filter reads, for privilege checks.
+PGSEG_FUNCTION(pgseg_filter_columns) {
+  const struct varlena* filter = pg_guard([&] { return PG_GETARG_VARLENA_PP(0); });
+  Oid relid = PG_GETARG_OID(1);
+  pgseg::pg::CompiledFilter& compiled =
+      pgseg::pg::compiled_filter(relid, pgseg::pg::filter_text(filter));
+  std::vector<std::string> names;
+  pgseg::for_each_predicate(*compiled.ast, [&](const pgseg::Node& node) {
+    if (node.kind == pgseg::NodeKind::kInSegment) return;
+    const std::string& name = compiled.bound->binding(node).column->name;
+    for (const std::string& seen : names) {
+      if (seen == name) return;
+    }
+    names.push_back(name);
+  });
+  return text_array_datum(names);
+}
+
+// _execute_as(role, statement): runs statement as role (restricted, search_path pinned) and
+// returns the first row's integer columns.
+PGSEG_FUNCTION(pgseg_execute_as) {
+  Oid role = PG_GETARG_OID(0);
+  std::string statement = text_arg(fcinfo, 1);
+  std::vector<int64> values = pgseg::pg::run_sql(statement, role);
+  return pg_guard([&] {
+    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
+    for (std::size_t i = 0; i < values.size(); ++i) elements[i] = Int64GetDatum(values[i]);
+    return PointerGetDatum(construct_array(elements, static_cast<int>(values.size()), INT8OID, 8,
+                                           true, TYPALIGN_DOUBLE));
+  });
+}
+
+// _depend_on_extension(classid, objid): makes an object created at run time (a membership
+// table, a trigger on an object) go away with DROP EXTENSION, while pg_dump still dumps it.
+PGSEG_FUNCTION(pgseg_depend_on_extension) {
+  Oid class_id = PG_GETARG_OID(0);
+  Oid object_id = PG_GETARG_OID(1);
+  pg_guard([&] {
+    ObjectAddress object;
+    ObjectAddress extension;
+    ObjectAddressSet(object, class_id, object_id);
+    ObjectAddressSet(extension, ExtensionRelationId, get_extension_oid("pg_segments", false));
+    recordDependencyOn(&object, &extension, DEPENDENCY_AUTO);
+  });
+  return Datum(0);
+}
+
+// _invalidate(object): every session drops what it cached about object's segments at its
+// next statement (a relcache invalidation, sent at commit).
+PGSEG_FUNCTION(pgseg_invalidate) {
+  Oid relid = PG_GETARG_OID(0);
+  pg_guard([&] {
+    // A dropped object has nothing cached any more (DROP itself invalidated it).
+    if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid))) {
+      CacheInvalidateRelcacheByRelid(relid);
+    }
+  });
+  return Datum(0);
+}
+
+// _note_use(segment): records that a segment was read, at most once an hour per session,
+// without ever waiting for a lock and never in a read-only transaction.
+PGSEG_FUNCTION(pgseg_note_use) {
+  static auto* noted = new std::unordered_map<int64, TimestampTz>();
+  const int64 segment_id = PG_GETARG_INT64(0);
+  const TimestampTz now = GetCurrentTransactionStartTimestamp();
+  auto found = noted->find(segment_id);
+  if (found != noted->end() && now - found->second < USECS_PER_HOUR) return Datum(0);
+  if (XactReadOnly || RecoveryInProgress()) return Datum(0);
+  Oid owner = pg_guard([] {
+    Oid catalog = get_relname_relid("segment", get_namespace_oid("segments", false));
+    return OidIsValid(catalog) ? catalog : InvalidOid;
+  });
+  if (!OidIsValid(owner)) return Datum(0);
+  Oid types[1] = {INT8OID};
+  Datum values[1] = {Int64GetDatum(segment_id)};
+  // run_sql pins search_path to pg_catalog, so plain operators are PostgreSQL's own.
+  pgseg::pg::run_sql(
+      "UPDATE segments.segment SET last_used_at = now() WHERE id = $1 "
+      "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 hour') "
+      "AND id IN (SELECT id FROM segments.segment WHERE id = $1 FOR UPDATE SKIP LOCKED)",
+      pgseg::pg::relation_owner(owner), 1, types, values);
+  (*noted)[segment_id] = now;
+  return Datum(0);
+}

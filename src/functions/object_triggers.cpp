@@ -1,0 +1,61 @@
+// Triggers the extension installs on objects with segments (never written by users).
+#include "pg/boundary.hpp"
+#include "pg/membership.hpp"
+
+using pgseg::pg::pg_guard;
+
+namespace {
+
+TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw pgseg::Error("39P01", std::string(name) + " must be called as a trigger");
+  }
+  return reinterpret_cast<TriggerData*>(fcinfo->context);
+}
+
+Datum key_of(const pgseg::pg::ObjectInfo& info, HeapTuple tuple, TupleDesc desc, bool* isnull) {
+  return pg_guard([&] { return heap_getattr(tuple, info.key_attnum, desc, isnull); });
+}
+
+}  // namespace
+
+// _object_row_trigger: AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW. Buffers what the row
+// change means for membership; the statement trigger writes it.
+PGSEG_FUNCTION(pgseg_object_row_trigger) {
+  TriggerData* data = trigger_data(fcinfo, "_object_row_trigger");
+  const Oid relid = RelationGetRelid(data->tg_relation);
+  const pgseg::pg::ObjectInfo& info = pgseg::pg::object_info(relid);
+  if (!info.registered || info.key_attnum == InvalidAttrNumber) return PointerGetDatum(nullptr);
+  TupleDesc desc = RelationGetDescr(data->tg_relation);
+  const TriggerEvent event = data->tg_event;
+  if (TRIGGER_FIRED_BY_DELETE(event)) {
+    bool isnull;
+    Datum key = key_of(info, data->tg_trigtuple, desc, &isnull);
+    if (!isnull) pgseg::pg::buffer_deleted_key(info, key);
+  } else if (TRIGGER_FIRED_BY_UPDATE(event)) {
+    bool old_null;
+    bool new_null;
+    Datum old_key = key_of(info, data->tg_trigtuple, desc, &old_null);
+    Datum new_key = key_of(info, data->tg_newtuple, desc, &new_null);
+    Form_pg_attribute attr = TupleDescAttr(desc, info.key_attnum - 1);
+    bool same = !old_null && !new_null &&
+                pg_guard([&] { return datumIsEqual(old_key, new_key, attr->attbyval, attr->attlen); });
+    if (!same && !old_null && !new_null) pgseg::pg::buffer_moved_key(info, old_key, new_key);
+  }
+  return PointerGetDatum(nullptr);
+}
+
+// _object_statement_trigger: AFTER INSERT OR UPDATE OR DELETE ... FOR EACH STATEMENT. Writes the
+// statement's membership changes set-wise.
+PGSEG_FUNCTION(pgseg_object_statement_trigger) {
+  TriggerData* data = trigger_data(fcinfo, "_object_statement_trigger");
+  pgseg::pg::flush_object(RelationGetRelid(data->tg_relation));
+  return PointerGetDatum(nullptr);
+}
+
+// _object_truncate_trigger: AFTER TRUNCATE. Every membership of the object ends.
+PGSEG_FUNCTION(pgseg_object_truncate_trigger) {
+  TriggerData* data = trigger_data(fcinfo, "_object_truncate_trigger");
+  pgseg::pg::truncate_object_membership(RelationGetRelid(data->tg_relation));
+  return PointerGetDatum(nullptr);
+}

@@ -1,0 +1,40 @@
+// Membership maintenance on objects: what triggers buffer per row and write per statement.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include <string>
+
+namespace pgseg::pg {
+
+// What the registry (segments.object) says about an object with segments.
+struct ObjectInfo {
+  bool registered = false;
+  Oid relid = InvalidOid;
+  Oid membership = InvalidOid;        // the membership table
+  std::string membership_sql;         // its schema-qualified, quoted name
+  AttrNumber key_attnum = InvalidAttrNumber;
+  Oid key_type = InvalidOid;
+  Oid key_array_type = InvalidOid;
+  std::string key_equals;             // OPERATOR(schema.=) for the key type
+  Oid writer = InvalidOid;            // role that writes membership (the table's owner)
+};
+
+// The registry entry of relid, cached per session and refreshed after relcache invalidation.
+const ObjectInfo& object_info(Oid relid);
+
+// Row events, buffered until the statement ends.
+void buffer_deleted_key(const ObjectInfo& info, Datum key);
+void buffer_moved_key(const ObjectInfo& info, Datum old_key, Datum new_key);
+
+// Writes everything buffered for relid: one set-wise statement per kind of change, with the
+// change feed and a NOTIFY per segment touched.
+void flush_object(Oid relid);
+
+// TRUNCATE of the object: every membership of it ends.
+void truncate_object_membership(Oid relid);
+
+// Registers invalidation and transaction callbacks; called once from _PG_init.
+void register_membership_callbacks();
+
+}  // namespace pgseg::pg

@@ -1,0 +1,102 @@
+// SPI execution with role switching and a pinned search_path.
+#include "pg/spi.hpp"
+
+#include "pg/boundary.hpp"
+
+namespace pgseg::pg {
+
+namespace {
+
+struct RunResult {
+  int64* values;
+  int count;
+};
+
+RunResult execute(const char* statement, int nparams, Oid* types, Datum* values) {
+  RunResult result{nullptr, 0};
+  MemoryContext caller = CurrentMemoryContext;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+  int rc = nparams > 0 ? SPI_execute_with_args(statement, nparams, types, values, nullptr, false, 0)
+                       : SPI_execute(statement, false, 0);
+  if (rc < 0) elog(ERROR, "pg_segments: SPI_execute failed: %s", SPI_result_code_string(rc));
+  if (SPI_tuptable != nullptr && SPI_processed > 0) {
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    result.count = desc->natts;
+    result.values = static_cast<int64*>(MemoryContextAllocZero(caller, sizeof(int64) * (desc->natts + 1)));
+    for (int i = 0; i < desc->natts; ++i) {
+      bool isnull;
+      Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
+      if (isnull) continue;
+      Oid type = TupleDescAttr(desc, i)->atttypid;
+      result.values[i] = type == INT4OID   ? DatumGetInt32(d)
+                         : type == INT2OID ? DatumGetInt16(d)
+                         : type == INT8OID ? DatumGetInt64(d)
+                                           : 0;
+    }
+  }
+  SPI_finish();
+  return result;
+}
+
+struct RowResult {
+  Datum* values;
+  int count;
+};
+
+RowResult execute_row(const char* statement, int nparams, Oid* types, Datum* values) {
+  RowResult result{nullptr, 0};
+  MemoryContext caller = CurrentMemoryContext;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+  int rc = SPI_execute_with_args(statement, nparams, types, values, nullptr, false, 0);
+  if (rc < 0) elog(ERROR, "pg_segments: SPI_execute failed: %s", SPI_result_code_string(rc));
+  if (SPI_tuptable != nullptr && SPI_processed > 0) {
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool first_null;
+    (void)SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &first_null);
+    if (!first_null) {
+      result.count = desc->natts;
+      result.values = static_cast<Datum*>(MemoryContextAllocZero(caller, sizeof(Datum) * (desc->natts + 1)));
+      for (int i = 0; i < desc->natts; ++i) {
+        bool isnull;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
+        if (isnull) continue;
+        Form_pg_attribute attr = TupleDescAttr(desc, i);
+        MemoryContext old = MemoryContextSwitchTo(caller);
+        result.values[i] = datumCopy(d, attr->attbyval, attr->attlen);
+        MemoryContextSwitchTo(old);
+      }
+    }
+  }
+  SPI_finish();
+  return result;
+}
+
+}  // namespace
+
+std::vector<Datum> run_sql_row(const std::string& statement, Oid role, int nparams, Oid* types,
+                               Datum* values) {
+  RowResult result = as_role(role, [&] {
+    return pg_guard([&] { return execute_row(statement.c_str(), nparams, types, values); });
+  });
+  return std::vector<Datum>(result.values, result.values + result.count);
+}
+
+std::vector<int64> run_sql(const std::string& statement, Oid role, int nparams, Oid* types,
+                           Datum* values) {
+  RunResult result = as_role(role, [&] {
+    return pg_guard([&] { return execute(statement.c_str(), nparams, types, values); });
+  });
+  return std::vector<int64>(result.values, result.values + result.count);
+}
+
+Oid relation_owner(Oid relid) {
+  return pg_guard([&] {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "pg_segments: relation %u does not exist", relid);
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+  });
+}
+
+}  // namespace pgseg::pg

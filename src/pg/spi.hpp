@@ -1,0 +1,57 @@
+// Running SQL from C++ through SPI, with the caller's choice of role and a pinned search_path.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include "pg/boundary.hpp"
+
+#include <string>
+#include <vector>
+
+namespace pgseg::pg {
+
+// Runs statement (read_only: a query) with search_path pinned to pg_catalog, pg_temp, as role
+// when role is valid (a restricted, local role change, as REFRESH MATERIALIZED VIEW does), and
+// returns the first row's columns as int64 values (NULL as 0). Errors propagate as PgError,
+// with the role and settings restored first.
+std::vector<int64> run_sql(const std::string& statement, Oid role = InvalidOid,
+                           int nparams = 0, Oid* types = nullptr, Datum* values = nullptr);
+
+// Like run_sql, but returns the first row's values as Datums copied into the caller's memory
+// context; empty when there is no row or its first value is NULL.
+std::vector<Datum> run_sql_row(const std::string& statement, Oid role, int nparams, Oid* types,
+                               Datum* values);
+
+// Runs body with search_path pinned to pg_catalog, pg_temp and, when role is valid, the
+// current user switched to role (restricted, local), restoring both afterwards.
+template <typename Body>
+auto as_role(Oid role, Body&& body) -> decltype(body()) {
+  Oid saved_user;
+  int saved_context;
+  GetUserIdAndSecContext(&saved_user, &saved_context);
+  int nest_level = pg_guard([] {
+    int level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    return level;
+  });
+  if (OidIsValid(role)) {
+    SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE |
+                                     SECURITY_RESTRICTED_OPERATION);
+  }
+  try {
+    auto result = body();
+    SetUserIdAndSecContext(saved_user, saved_context);
+    pg_guard([&] { AtEOXact_GUC(true, nest_level); });
+    return result;
+  } catch (...) {
+    SetUserIdAndSecContext(saved_user, saved_context);
+    pg_guard([&] { AtEOXact_GUC(false, nest_level); });
+    throw;
+  }
+}
+
+// Owner of a relation.
+Oid relation_owner(Oid relid);
+
+}  // namespace pgseg::pg
