@@ -96,14 +96,16 @@ record "pg_regress + isolation" "$regress_ok" "$regress_failed"
 # --- integration tests --------------------------------------------------------------------
 integration_ok=0
 integration_failed=0
-for program in differential; do
-  if ./build/$program >"$program.log" 2>&1; then
+for program in build/differential test/integration/dump_restore.sh; do
+  name=$(basename "$program" .sh)
+  if [ "${program##*.}" == sh ]; then runner=bash; else runner=; fi
+  if $runner "./$program" >"$name.log" 2>&1; then
     integration_ok=$((integration_ok + 1))
-    tail -n 1 "$program.log"
+    tail -n 1 "$name.log"
   else
     integration_failed=$((integration_failed + 1))
-    echo "---- $program failed:"
-    tail -n 40 "$program.log"
+    echo "---- $name failed:"
+    tail -n 40 "$name.log"
   fi
 done
 record "integration" "$integration_ok" "$integration_failed"
