@@ -164,10 +164,11 @@ CREATE TABLE segments.object (
   key_column name NOT NULL,
   key_type regtype NOT NULL,
   membership regclass NOT NULL UNIQUE,
+  rechecks regclass NOT NULL UNIQUE,
   created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE segments.object IS
-  'Objects (tables) with segments, their key and their membership relation';
+  'Objects (tables) with segments, their key, membership relation and relative-time rechecks';
 
 -- The membership change feed.
 CREATE SEQUENCE segments.changes_id_seq;
@@ -219,6 +220,13 @@ CREATE FUNCTION segments._invalidate(object regclass) RETURNS void
   AS 'MODULE_PATHNAME', 'pgseg_invalidate' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION segments._note_use(segment bigint) RETURNS void
   AS 'MODULE_PATHNAME', 'pgseg_note_use' LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION segments._is_time_relative(filter segments.segment_filter) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'pgseg_is_time_relative' LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION segments._rebuild_rechecks(object regclass) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgseg_rebuild_rechecks' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION segments._recheck(object regclass, max_rows integer) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgseg_recheck' LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION segments._object_row_trigger() RETURNS trigger
   AS 'MODULE_PATHNAME', 'pgseg_object_row_trigger' LANGUAGE C;
@@ -344,6 +352,7 @@ DECLARE
   suffix int := 1;
   collation_clause text := '';
   membership regclass;
+  rechecks regclass;
   trigger_oid oid;
 BEGIN
   SELECT * INTO entry FROM segments.object o WHERE o.object = _ensure_object.object;
@@ -379,23 +388,35 @@ BEGIN
   EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO segments_admin', membership);
   PERFORM segments._adopt('pg_class', membership);
 
-  EXECUTE format('CREATE TRIGGER segments_membership_row AFTER INSERT OR UPDATE OR DELETE ON %s '
+  -- When the answer of relative-time realtime segments may next change for each row.
+  EXECUTE format(
+    'CREATE TABLE segments.%I (member %s%s PRIMARY KEY, due_at timestamptz NOT NULL)',
+    left(relation_name, 54) || '_rechecks', key.key_type, collation_clause);
+  rechecks := format('segments.%I', left(relation_name, 54) || '_rechecks')::regclass;
+  EXECUTE format('CREATE INDEX %I ON %s (due_at)', left(relation_name, 54) || '_due_idx', rechecks);
+  EXECUTE format('COMMENT ON TABLE %s IS %L', rechecks,
+                 format('pg_segments: when relative-time segments of %s must look at each row again',
+                        object));
+  EXECUTE format('GRANT SELECT ON %s TO segments_reader', rechecks);
+  PERFORM segments._adopt('pg_class', rechecks);
+
+  EXECUTE format('CREATE TRIGGER _segments_row AFTER INSERT OR UPDATE OR DELETE ON %s '
                  'FOR EACH ROW EXECUTE FUNCTION segments._object_row_trigger()', object);
-  EXECUTE format('CREATE TRIGGER segments_membership_statement AFTER INSERT OR UPDATE OR DELETE '
+  EXECUTE format('CREATE TRIGGER _segments_statement AFTER INSERT OR UPDATE OR DELETE '
                  'ON %s FOR EACH STATEMENT EXECUTE FUNCTION segments._object_statement_trigger()',
                  object);
-  EXECUTE format('CREATE TRIGGER segments_membership_truncate AFTER TRUNCATE ON %s '
+  EXECUTE format('CREATE TRIGGER _segments_truncate AFTER TRUNCATE ON %s '
                  'FOR EACH STATEMENT EXECUTE FUNCTION segments._object_truncate_trigger()', object);
   FOR trigger_oid IN
     SELECT t.oid FROM pg_trigger t
-     WHERE t.tgrelid = object AND t.tgname IN ('segments_membership_row',
-             'segments_membership_statement', 'segments_membership_truncate')
+     WHERE t.tgrelid = object AND t.tgname IN ('_segments_row',
+             '_segments_statement', '_segments_truncate')
   LOOP
     PERFORM segments._adopt('pg_trigger', trigger_oid);
   END LOOP;
 
-  INSERT INTO segments.object AS o (object, key_column, key_type, membership)
-  VALUES (object, key.key_column, key.key_type, membership)
+  INSERT INTO segments.object AS o (object, key_column, key_type, membership, rechecks)
+  VALUES (object, key.key_column, key.key_type, membership, rechecks)
   RETURNING * INTO entry;
   PERFORM segments._invalidate(object);
   RETURN entry;
@@ -417,10 +438,11 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('DROP TABLE IF EXISTS %s', entry.membership);
+  EXECUTE format('DROP TABLE IF EXISTS %s', entry.rechecks);
   IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = object) THEN
-    EXECUTE format('DROP TRIGGER IF EXISTS segments_membership_row ON %s', object);
-    EXECUTE format('DROP TRIGGER IF EXISTS segments_membership_statement ON %s', object);
-    EXECUTE format('DROP TRIGGER IF EXISTS segments_membership_truncate ON %s', object);
+    EXECUTE format('DROP TRIGGER IF EXISTS _segments_row ON %s', object);
+    EXECUTE format('DROP TRIGGER IF EXISTS _segments_statement ON %s', object);
+    EXECUTE format('DROP TRIGGER IF EXISTS _segments_truncate ON %s', object);
     PERFORM segments._invalidate(object);
   END IF;
 END
@@ -497,6 +519,18 @@ BEGIN
     PERFORM pg_notify('segments_changes', segment::text);
   END IF;
   RETURN cleared;
+END
+$$;
+
+-- Definition changes of realtime segments wait for in-flight writers of the object and hold
+-- off new ones until they commit, so no writer evaluates rows against a definition that a
+-- concurrent recompute has already replaced.
+CREATE FUNCTION segments._lock_object(object regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = object) THEN
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', object);
+  END IF;
 END
 $$;
 
@@ -668,7 +702,11 @@ BEGIN
   IF NEW.status IS DISTINCT FROM 'pending' THEN
     RETURN NEW;
   END IF;
+  PERFORM set_config('pg_segments.computed_' || NEW.id, 'yes', true);
   NEW := segments._normalize(NEW, NULL::segments.segment);
+  IF NEW.kind = 'realtime' AND NEW.active THEN
+    PERFORM segments._lock_object(NEW.object);
+  END IF;
   PERFORM segments._ensure_object(NEW.object);
   IF NOT NEW.active THEN
     NEW.status := 'skipped';
@@ -712,6 +750,9 @@ BEGIN
   END IF;
   NEW := segments._normalize(NEW, OLD);
   NEW.updated_at := now();
+  IF NEW.kind = 'realtime' THEN
+    PERFORM segments._lock_object(NEW.object);
+  END IF;
   IF NOT NEW.active THEN
     IF OLD.active THEN
       cleared := segments._clear_membership(NEW.id, NEW.object);
@@ -746,6 +787,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   entry segments.object;
 BEGIN
+  IF OLD.kind = 'realtime' THEN
+    PERFORM segments._lock_object(OLD.object);
+  END IF;
   SELECT * INTO entry FROM segments.object o WHERE o.object = OLD.object;
   IF FOUND AND to_regclass(entry.membership::text) IS NOT NULL THEN
     EXECUTE format('DELETE FROM %s WHERE segment_id = $1', entry.membership) USING OLD.id;
@@ -761,7 +805,35 @@ CREATE FUNCTION segments._segment_after_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM segments._drop_object_if_unused(OLD.object);
+  IF OLD.kind = 'realtime' AND OLD.active AND segments._is_time_relative(OLD.filter)
+     AND EXISTS (SELECT 1 FROM segments.object o WHERE o.object = OLD.object) THEN
+    PERFORM segments._rebuild_rechecks(OLD.object);
+  END IF;
   PERFORM segments._invalidate(OLD.object);
+  RETURN NULL;
+END
+$$;
+
+-- AFTER INSERT OR UPDATE: when the set of relative-time realtime segments of an object changed,
+-- every row's next recheck time is computed again (the new definition is visible here).
+CREATE FUNCTION segments._segment_after_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  relevant_now boolean := NEW.kind = 'realtime' AND NEW.active
+                          AND segments._is_time_relative(NEW.filter);
+  relevant_before boolean := TG_OP = 'UPDATE' AND OLD.kind = 'realtime' AND OLD.active
+                             AND segments._is_time_relative(OLD.filter);
+BEGIN
+  IF TG_OP = 'INSERT'
+     AND current_setting('pg_segments.computed_' || NEW.id, true) IS DISTINCT FROM 'yes' THEN
+    RETURN NULL;  -- a restored definition: its recheck times are restored too
+  END IF;
+  IF relevant_now OR relevant_before THEN
+    IF TG_OP = 'INSERT' OR relevant_now IS DISTINCT FROM relevant_before
+       OR NEW.filter::text IS DISTINCT FROM OLD.filter::text THEN
+      PERFORM segments._rebuild_rechecks(NEW.object);
+    END IF;
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -774,6 +846,8 @@ CREATE TRIGGER segment_before_delete BEFORE DELETE ON segments.segment
   FOR EACH ROW EXECUTE FUNCTION segments._segment_before_delete();
 CREATE TRIGGER segment_after_delete AFTER DELETE ON segments.segment
   FOR EACH ROW EXECUTE FUNCTION segments._segment_after_delete();
+CREATE TRIGGER segment_after_change AFTER INSERT OR UPDATE ON segments.segment
+  FOR EACH ROW EXECUTE FUNCTION segments._segment_after_change();
 
 -------------------------------------------------------------------------------
 -- Defining segments
@@ -987,11 +1061,13 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT * FROM segments.refresh(segments._resolve(segment))
 $$;
 
--- Everything that is due: scheduled activations and deactivations (more in later versions).
+-- Everything that is due: scheduled activations and deactivations, and the relative-time
+-- rechecks of realtime segments (rows whose answer changes as time passes).
 CREATE FUNCTION segments.refresh_due() RETURNS TABLE(segment text, action text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   due record;
+  rechecked bigint;
 BEGIN
   FOR due IN
     SELECT s.id, s.system_name FROM segments.segment s
@@ -1010,6 +1086,17 @@ BEGIN
     segment := due.system_name;
     action := 'deactivated';
     RETURN NEXT;
+  END LOOP;
+  FOR due IN
+    SELECT DISTINCT s.object FROM segments.segment s
+     WHERE s.kind = 'realtime' AND s.active AND segments._is_time_relative(s.filter)
+  LOOP
+    rechecked := segments._recheck(due.object, 1000000);
+    IF rechecked > 0 THEN
+      segment := NULL;
+      action := format('rechecked %s rows of %s', rechecked, due.object);
+      RETURN NEXT;
+    END IF;
   END LOOP;
 END
 $$;
@@ -1541,12 +1628,65 @@ $$;
 -- (so DROP EXTENSION still removes them), and dropping an object drops its segments.
 -------------------------------------------------------------------------------
 
+-- After ALTER TABLE on an object: every segment must still read valid columns, and the key
+-- must keep its type (a renamed key column is followed).
+CREATE FUNCTION segments._check_object(object regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  key record;
+  definition record;
+  broken text := '';
+BEGIN
+  SELECT * INTO entry FROM segments.object o WHERE o.object = _check_object.object;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  BEGIN
+    key := segments._object_key(object);
+  EXCEPTION WHEN OTHERS THEN
+    RAISE EXCEPTION 'cannot change the primary key of %: it has segments', object
+      USING ERRCODE = 'dependent_objects_still_exist', DETAIL = SQLERRM,
+            HINT = 'Drop its segments first, or keep a one-column primary key.';
+  END;
+  IF key.key_type <> entry.key_type THEN
+    RAISE EXCEPTION 'cannot change the type of the key of % from % to %: it has segments',
+                    object, entry.key_type, key.key_type
+      USING ERRCODE = 'dependent_objects_still_exist',
+            HINT = 'Drop its segments first; their membership is stored by key.';
+  END IF;
+  IF key.key_column <> entry.key_column THEN
+    UPDATE segments.object o SET key_column = key.key_column WHERE o.object = _check_object.object;
+  END IF;
+  FOR definition IN
+    SELECT s.system_name, s.filter FROM segments.segment s
+     WHERE s.object = _check_object.object AND s.filter IS NOT NULL ORDER BY s.id
+  LOOP
+    BEGIN
+      PERFORM segments.to_sql(definition.filter, object);
+    EXCEPTION WHEN OTHERS THEN
+      broken := broken || format(E'\nsegment "%s": %s', definition.system_name, SQLERRM);
+    END;
+  END LOOP;
+  IF broken <> '' THEN
+    RAISE EXCEPTION 'cannot alter table %: segments depend on it', object
+      USING ERRCODE = 'dependent_objects_still_exist', DETAIL = ltrim(broken, E'\n'),
+            HINT = 'Change or drop those segments first (segments.alter_segment, segments.drop_segment).';
+  END IF;
+  PERFORM segments._invalidate(object);
+END
+$$;
+
 CREATE FUNCTION segments._on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   command record;
 BEGIN
   FOR command IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+    IF command.command_tag = 'ALTER TABLE' AND command.classid = 'pg_class'::regclass
+       AND EXISTS (SELECT 1 FROM segments.object o WHERE o.object::oid = command.objid) THEN
+      PERFORM segments._check_object(command.objid::regclass);
+    END IF;
     IF command.classid = 'pg_class'::regclass AND command.schema_name = 'segments'
        AND command.object_type = 'table'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -1583,7 +1723,7 @@ END
 $$;
 
 CREATE EVENT TRIGGER segments_ddl_end ON ddl_command_end
-  WHEN TAG IN ('CREATE TABLE', 'CREATE TRIGGER')
+  WHEN TAG IN ('CREATE TABLE', 'CREATE TRIGGER', 'ALTER TABLE')
   EXECUTE FUNCTION segments._on_ddl_end();
 CREATE EVENT TRIGGER segments_sql_drop ON sql_drop
   WHEN TAG IN ('DROP TABLE')

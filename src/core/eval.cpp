@@ -268,6 +268,79 @@ std::unique_ptr<Predicate> make_list_contains(int slot, ContainsMode mode, bool 
 
 }  // namespace
 
+namespace {
+
+constexpr std::int64_t kMinute = 60LL * 1000000;
+constexpr std::int64_t kHour = 60 * kMinute;
+constexpr std::int64_t kDay = 24 * kHour;
+// Daylight-saving transitions move local days by at most this much (most zones: one hour).
+constexpr std::int64_t kZoneSlack = 3 * kHour;
+
+// Shortest and longest real length of amount units.
+void interval_range(const ParamSpec& spec, std::int64_t* shortest, std::int64_t* longest) {
+  const std::int64_t n = spec.amount;
+  switch (spec.unit) {
+    case TimeUnit::kMinute:
+      *shortest = *longest = n * kMinute;
+      return;
+    case TimeUnit::kHour:
+      *shortest = *longest = n * kHour;
+      return;
+    case TimeUnit::kDay:
+      *shortest = n * kDay - kZoneSlack;
+      *longest = n * kDay + kZoneSlack;
+      return;
+    case TimeUnit::kWeek:
+      *shortest = 7 * n * kDay - kZoneSlack;
+      *longest = 7 * n * kDay + kZoneSlack;
+      return;
+    case TimeUnit::kMonth:
+      *shortest = 28 * n * kDay - kZoneSlack;
+      *longest = 31 * n * kDay + kZoneSlack;
+      return;
+  }
+}
+
+}  // namespace
+
+Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, std::int64_t now) {
+  std::int64_t shortest = 0;
+  std::int64_t longest = 0;
+  interval_range(spec, &shortest, &longest);
+  Flip flip;
+  std::int64_t at = 0;
+  if (spec.sign < 0) {
+    // value against now - I: the answer changes once now - I passes value, and never again.
+    if (bound > value) return flip;
+    if (__builtin_add_overflow(value, shortest, &at) ||
+        __builtin_add_overflow(at, std::int64_t{1}, &at)) {
+      return flip;
+    }
+  } else if (spec.sign > 0) {
+    // value against now + I: changes once now + I reaches value.
+    if (bound >= value) return flip;
+    if (__builtin_sub_overflow(value, longest, &at)) return flip;
+  } else {
+    // value against now: changes once now reaches value.
+    if (bound >= value) return flip;
+    at = value;
+  }
+  if (at > now) {
+    flip.kind = Flip::Kind::kAt;
+    flip.at = at;
+  } else {
+    flip.kind = Flip::Kind::kExactNeeded;
+  }
+  return flip;
+}
+
+std::int64_t longest_interval(const ParamSpec& spec) {
+  std::int64_t shortest = 0;
+  std::int64_t longest = 0;
+  interval_range(spec, &shortest, &longest);
+  return longest;
+}
+
 std::vector<int> Program::columns_read() const {
   std::vector<int> columns;
   for (const SlotSpec& slot : slots_) columns.push_back(slot.column_index);
@@ -572,9 +645,17 @@ void ProgramBuilder::emit_relative_time(const Node& node, const Binding& binding
   const int s = binding.json_path.empty() ? slot(binding, SlotKind::kTime)
                                           : slot(binding, SlotKind::kJsonTime);
   const int now = param(ParamSpec{0, 0, node.unit});
+  auto remember = [&](int p) {
+    for (const TimeBound& b : program_->time_bounds_) {
+      if (b.slot == s && b.param == p) return;
+    }
+    program_->time_bounds_.push_back(TimeBound{s, p});
+  };
   switch (node.rel_kind) {
     case RelTimeKind::kWithinLast: {
       const int lower = param(ParamSpec{-1, node.amount, node.unit});
+      remember(lower);
+      remember(now);
       begin(Program::Op::kAnd);
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kGe, lower));
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kLe, now));
@@ -583,16 +664,20 @@ void ProgramBuilder::emit_relative_time(const Node& node, const Binding& binding
     }
     case RelTimeKind::kWithinNext: {
       const int upper = param(ParamSpec{1, node.amount, node.unit});
+      remember(now);
+      remember(upper);
       begin(Program::Op::kAnd);
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kGe, now));
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kLe, upper));
       end();
       return;
     }
-    case RelTimeKind::kOlderThan:
-      leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kLt,
-                                             param(ParamSpec{-1, node.amount, node.unit})));
+    case RelTimeKind::kOlderThan: {
+      const int lower = param(ParamSpec{-1, node.amount, node.unit});
+      remember(lower);
+      leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kLt, lower));
       return;
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -114,6 +115,12 @@ struct ParamSpec {
   }
 };
 
+// A relative-time comparison: the value in slot is compared with param (now +/- an interval).
+struct TimeBound {
+  int slot = 0;
+  int param = 0;
+};
+
 struct RowView {
   const Cell* cells = nullptr;
   const std::int64_t* params = nullptr;
@@ -159,6 +166,8 @@ class Program {
 
   const std::vector<SlotSpec>& slots() const { return slots_; }
   const std::vector<ParamSpec>& params() const { return params_; }
+  // Relative-time comparisons, whose answer changes as time passes.
+  const std::vector<TimeBound>& time_bounds() const { return time_bounds_; }
   std::size_t leaf_count() const { return leaves_.size(); }
   // Column indexes the program reads (sorted, unique).
   std::vector<int> columns_read() const;
@@ -179,7 +188,26 @@ class Program {
   std::vector<std::unique_ptr<Predicate>> leaves_;
   std::vector<SlotSpec> slots_;
   std::vector<ParamSpec> params_;
+  std::vector<TimeBound> time_bounds_;
 };
+
+// When a time bound's answer for a value may change next.
+struct Flip {
+  enum class Kind { kNever, kAt, kExactNeeded };
+  Kind kind = Kind::kNever;
+  std::int64_t at = 0;
+};
+
+// The next change of a time bound comparing value with bound (the bound's current value,
+// now +/- interval). kAt gives a lower bound, never later than the real change: intervals in
+// days, weeks and months are widened for daylight-saving shifts and month lengths, and an early
+// recheck simply evaluates the row again. kExactNeeded: that lower bound has already passed
+// but the change has not happened yet; the host must compute the exact time with its calendar.
+// kNever: the answer can no longer change as time passes.
+Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, std::int64_t now);
+
+// Longest real length of the spec's interval (microseconds), for bounding exact searches.
+std::int64_t longest_interval(const ParamSpec& spec);
 
 // Builds a Program from a bound filter.
 class ProgramBuilder {

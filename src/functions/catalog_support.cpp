@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/binder.hpp"
+#include "core/parser.hpp"
 #include "pg/boundary.hpp"
 #include "pg/filter_cache.hpp"
 #include "pg/filter_datum.hpp"
@@ -151,4 +152,15 @@ PGSEG_FUNCTION(pgseg_note_use) {
       pgseg::pg::relation_owner(owner), 1, types, values);
   (*noted)[segment_id] = now;
   return Datum(0);
+}
+
+// _is_time_relative(filter): whether the filter has WITHIN LAST/NEXT or OLDER THAN conditions.
+PGSEG_FUNCTION(pgseg_is_time_relative) {
+  const struct varlena* filter = pg_guard([&] { return PG_GETARG_VARLENA_PP(0); });
+  pgseg::NodePtr ast = pgseg::parse_filter(pgseg::pg::filter_text(filter));
+  bool relative = false;
+  pgseg::for_each_predicate(*ast, [&](const pgseg::Node& node) {
+    relative = relative || node.kind == pgseg::NodeKind::kRelTime;
+  });
+  return BoolGetDatum(relative);
 }

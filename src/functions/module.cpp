@@ -1,6 +1,7 @@
 // Library entry: module magic and one-time initialisation.
 #include "pg/filter_cache.hpp"
 #include "pg/membership.hpp"
+#include "pg/realtime.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -12,5 +13,7 @@ void _PG_init(void);
 // works where it cannot be preloaded (for example on every node of a distributed cluster).
 void _PG_init(void) {
   pgseg::pg::register_filter_cache_callbacks();
+  pgseg::pg::register_membership_callbacks();
+  pgseg::pg::register_realtime_callbacks();
 }
 }

@@ -1,6 +1,7 @@
 // Triggers the extension installs on objects with segments (never written by users).
 #include "pg/boundary.hpp"
 #include "pg/membership.hpp"
+#include "pg/realtime.hpp"
 
 using pgseg::pg::pg_guard;
 
@@ -28,7 +29,9 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
   if (!info.registered || info.key_attnum == InvalidAttrNumber) return PointerGetDatum(nullptr);
   TupleDesc desc = RelationGetDescr(data->tg_relation);
   const TriggerEvent event = data->tg_event;
-  if (TRIGGER_FIRED_BY_DELETE(event)) {
+  if (TRIGGER_FIRED_BY_INSERT(event)) {
+    pgseg::pg::realtime_row_inserted(data->tg_relation, data->tg_trigtuple);
+  } else if (TRIGGER_FIRED_BY_DELETE(event)) {
     bool isnull;
     Datum key = key_of(info, data->tg_trigtuple, desc, &isnull);
     if (!isnull) pgseg::pg::buffer_deleted_key(info, key);
@@ -41,6 +44,7 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
     bool same = !old_null && !new_null &&
                 pg_guard([&] { return datumIsEqual(old_key, new_key, attr->attbyval, attr->attlen); });
     if (!same && !old_null && !new_null) pgseg::pg::buffer_moved_key(info, old_key, new_key);
+    pgseg::pg::realtime_row_updated(data->tg_relation, data->tg_trigtuple, data->tg_newtuple);
   }
   return PointerGetDatum(nullptr);
 }
@@ -58,4 +62,24 @@ PGSEG_FUNCTION(pgseg_object_truncate_trigger) {
   TriggerData* data = trigger_data(fcinfo, "_object_truncate_trigger");
   pgseg::pg::truncate_object_membership(RelationGetRelid(data->tg_relation));
   return PointerGetDatum(nullptr);
+}
+
+// _rebuild_rechecks(object): every row's next relative-time recheck, computed from scratch.
+PGSEG_FUNCTION(pgseg_rebuild_rechecks) {
+  return Int64GetDatum(pgseg::pg::rebuild_rechecks(PG_GETARG_OID(0)));
+}
+
+// _recheck(object, max_rows): re-evaluates rows whose recheck time has come, in batches.
+PGSEG_FUNCTION(pgseg_recheck) {
+  const Oid relid = PG_GETARG_OID(0);
+  const int max_rows = PG_GETARG_INT32(1);
+  std::int64_t total = 0;
+  while (total < max_rows) {
+    pgseg::pg::check_for_interrupts();
+    const int batch = static_cast<int>(std::min<std::int64_t>(1000, max_rows - total));
+    const std::int64_t done = pgseg::pg::recheck_due_rows(relid, batch);
+    total += done;
+    if (done < batch) break;
+  }
+  return Int64GetDatum(total);
 }

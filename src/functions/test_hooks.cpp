@@ -8,6 +8,7 @@
 #include "pg/boundary.hpp"
 #include "pg/filter_cache.hpp"
 #include "pg/filter_datum.hpp"
+#include "pg/realtime.hpp"
 
 extern "C" {
 #include "portability/instr_time.h"
@@ -114,4 +115,10 @@ PGSEG_FUNCTION(pgseg_test_evaluate_loop) {
   (void)matched;
   double nanoseconds = INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / static_cast<double>(iterations);
   return Float8GetDatum(nanoseconds);
+}
+
+// pgseg_test_realtime_evaluations(): how many segment evaluations realtime triggers made in
+// this session, to show that an UPDATE evaluates only segments reading a changed column.
+PGSEG_FUNCTION(pgseg_test_realtime_evaluations) {
+  return Int64GetDatum(pgseg::pg::realtime_evaluations());
 }

@@ -75,7 +75,9 @@ void on_transaction_end(XactEvent event, void*) {
   c.retired.clear();
 }
 
-std::unique_ptr<CompiledFilter> compile(Oid relid, std::string_view canonical) {
+}  // namespace
+
+std::unique_ptr<CompiledFilter> compile_filter(Oid relid, std::string_view canonical) {
   auto entry = std::make_unique<CompiledFilter>();
   entry->relid = relid;
   entry->canonical = std::string(canonical);
@@ -97,7 +99,9 @@ std::unique_ptr<CompiledFilter> compile(Oid relid, std::string_view canonical) {
   return entry;
 }
 
-}  // namespace
+void retire_compiled(std::unique_ptr<CompiledFilter> entry) {
+  if (entry) retire(entry.release());
+}
 
 const std::string& CompiledFilter::where_sql() {
   if (!have_sql_) {
@@ -126,7 +130,7 @@ CompiledFilter& compiled_filter(Oid relid, std::string_view canonical) {
     for (auto& item : c.entries) retire(item.second);
     c.entries.clear();
   }
-  std::unique_ptr<CompiledFilter> entry = compile(relid, canonical);
+  std::unique_ptr<CompiledFilter> entry = compile_filter(relid, canonical);
   CompiledFilter* raw = entry.release();
   try {
     c.entries.emplace(std::move(key), raw);

@@ -53,6 +53,12 @@ struct CompiledFilter {
 // transaction at least (replaced entries are freed only at transaction end).
 CompiledFilter& compiled_filter(Oid relid, std::string_view canonical);
 
+// A compiled filter owned by the caller (not cached), e.g. for an object's segment set.
+std::unique_ptr<CompiledFilter> compile_filter(Oid relid, std::string_view canonical);
+
+// Frees a compiled filter at the end of the transaction (a running statement may still use it).
+void retire_compiled(std::unique_ptr<CompiledFilter> entry);
+
 // True when entry no longer matches its object or the session settings.
 bool is_outdated(const CompiledFilter& entry);
 

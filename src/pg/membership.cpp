@@ -1,5 +1,5 @@
 // Buffers of membership changes per object, discarded with aborted (sub)transactions, and the
-// set-wise statements that apply them.
+// set-wise statements (prepared once per session) that apply them at the end of a statement.
 #include "pg/membership.hpp"
 
 #include <unordered_map>
@@ -23,14 +23,48 @@ struct PendingMove {
   SubTransactionId subtransaction;
 };
 
+struct PendingChange {
+  std::int64_t segment;
+  Datum key;
+  bool entering;
+  SubTransactionId subtransaction;
+};
+
+struct PendingDue {
+  Datum key;
+  TimestampTz due;
+  bool has_due;
+  SubTransactionId subtransaction;
+};
+
 struct Pending {
   std::vector<PendingKey> deleted;
   std::vector<PendingMove> moved;
-  bool empty() const { return deleted.empty() && moved.empty(); }
+  std::vector<PendingChange> changes;
+  std::vector<PendingDue> dues;
+  bool empty() const {
+    return deleted.empty() && moved.empty() && changes.empty() && dues.empty();
+  }
+};
+
+// Prepared statements of one object, kept for the session.
+struct Plans {
+  SPIPlanPtr deleted = nullptr;
+  SPIPlanPtr moved_remove = nullptr;
+  SPIPlanPtr moved_add = nullptr;
+  SPIPlanPtr changes = nullptr;
+  SPIPlanPtr dues = nullptr;
+  SPIPlanPtr truncate = nullptr;
+};
+
+struct CachedObject {
+  ObjectInfo info;
+  Plans plans;
+  bool stale = false;
 };
 
 struct State {
-  std::unordered_map<Oid, ObjectInfo> objects;
+  std::unordered_map<Oid, CachedObject> objects;
   std::unordered_map<Oid, Pending> pending;
   MemoryContext pending_memory = nullptr;  // child of TopTransactionContext
 };
@@ -40,12 +74,10 @@ State& state() {
   return *instance;
 }
 
+// Relcache callbacks may run at any invalidation point: only mark, never free.
 void on_relcache_invalidation(Datum, Oid relid) {
-  State& s = state();
-  if (relid == InvalidOid) {
-    s.objects.clear();
-  } else {
-    s.objects.erase(relid);
+  for (auto& item : state().objects) {
+    if (relid == InvalidOid || item.first == relid) item.second.stale = true;
   }
 }
 
@@ -64,15 +96,20 @@ void on_transaction_end(XactEvent event, void*) {
   }
 }
 
+template <typename Item>
+void discard_from(std::vector<Item>& items, SubTransactionId subtransaction) {
+  while (!items.empty() && items.back().subtransaction >= subtransaction) items.pop_back();
+}
+
 // Changes buffered inside an aborted subtransaction never happened.
 void on_subtransaction_event(SubXactEvent event, SubTransactionId subtransaction,
                              SubTransactionId, void*) {
   if (event != SUBXACT_EVENT_ABORT_SUB) return;
   for (auto& item : state().pending) {
-    auto& deleted = item.second.deleted;
-    while (!deleted.empty() && deleted.back().subtransaction >= subtransaction) deleted.pop_back();
-    auto& moved = item.second.moved;
-    while (!moved.empty() && moved.back().subtransaction >= subtransaction) moved.pop_back();
+    discard_from(item.second.deleted, subtransaction);
+    discard_from(item.second.moved, subtransaction);
+    discard_from(item.second.changes, subtransaction);
+    discard_from(item.second.dues, subtransaction);
   }
 }
 
@@ -86,10 +123,7 @@ Datum keep_key(const ObjectInfo& info, Datum key) {
                                 ALLOCSET_DEFAULT_SIZES);
     }
     MemoryContext old = MemoryContextSwitchTo(s.pending_memory);
-    int16 length;
-    bool by_value;
-    get_typlenbyval(info.key_type, &length, &by_value);
-    Datum copy = datumCopy(key, by_value, length);
+    Datum copy = datumCopy(key, info.key_by_value, info.key_length);
     MemoryContextSwitchTo(old);
     return copy;
   });
@@ -101,49 +135,62 @@ ObjectInfo load_object_info(Oid relid) {
   struct Raw {
     bool found;
     Oid membership;
+    Oid rechecks;
     char* key_column;
     Oid key_type;
   };
   // The registry is read as its owner: writers of an object have no grant on it.
-  Oid registry = pg_guard([] { return get_relname_relid("object", get_namespace_oid("segments", false)); });
+  Oid registry = pg_guard(
+      [] { return get_relname_relid("object", get_namespace_oid("segments", false)); });
   if (!OidIsValid(registry)) return info;
-  Raw raw = as_role(relation_owner(registry), [&] { return pg_guard([&] {
-    Raw r{false, InvalidOid, nullptr, InvalidOid};
-    MemoryContext caller = CurrentMemoryContext;
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-    Oid types[1] = {OIDOID};
-    Datum values[1] = {ObjectIdGetDatum(relid)};
-    int rc = SPI_execute_with_args(
-        "SELECT membership::pg_catalog.oid, key_column::pg_catalog.text, "
-        "key_type::pg_catalog.oid FROM segments.object "
-        "WHERE object::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-        1, types, values, nullptr, true, 1);
-    if (rc == SPI_OK_SELECT && SPI_processed == 1) {
-      bool isnull;
-      HeapTuple row = SPI_tuptable->vals[0];
-      TupleDesc desc = SPI_tuptable->tupdesc;
-      r.found = true;
-      r.membership = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-      r.key_column = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 2));
-      r.key_type = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-    }
-    SPI_finish();
-    return r;
-  }); });
+  Raw raw = as_role(relation_owner(registry), [&] {
+    return pg_guard([&] {
+      Raw r{false, InvalidOid, InvalidOid, nullptr, InvalidOid};
+      MemoryContext caller = CurrentMemoryContext;
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      Oid types[1] = {OIDOID};
+      Datum values[1] = {ObjectIdGetDatum(relid)};
+      int rc = SPI_execute_with_args(
+          "SELECT membership::oid, rechecks::oid, key_column::text, key_type::oid "
+          "FROM segments.object WHERE object::oid = $1",
+          1, types, values, nullptr, true, 1);
+      if (rc == SPI_OK_SELECT && SPI_processed == 1) {
+        bool isnull;
+        HeapTuple row = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        r.found = true;
+        r.membership = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+        r.rechecks = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+        r.key_column = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 3));
+        r.key_type = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
+      }
+      SPI_finish();
+      return r;
+    });
+  });
   if (!raw.found) return info;
   info.registered = true;
   info.membership = raw.membership;
   info.key_type = raw.key_type;
   struct Names {
     char* membership_sql;
+    char* rechecks_sql;
+    char* object_sql;
+    char* key_column_sql;
     char* equals_schema;
     Oid array_type;
     AttrNumber attnum;
   };
   Names names = pg_guard([&] {
     Names n{};
-    n.membership_sql = quote_qualified_identifier(
-        get_namespace_name(get_rel_namespace(raw.membership)), get_rel_name(raw.membership));
+    auto qualified = [](Oid rel) {
+      return quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
+                                        get_rel_name(rel));
+    };
+    n.membership_sql = qualified(raw.membership);
+    n.rechecks_sql = qualified(raw.rechecks);
+    n.object_sql = qualified(relid);
+    n.key_column_sql = pstrdup(quote_identifier(raw.key_column));
     TypeCacheEntry* entry = lookup_type_cache(raw.key_type, TYPECACHE_EQ_OPR);
     if (!OidIsValid(entry->eq_opr)) elog(ERROR, "pg_segments: key type has no equality operator");
     HeapTuple op = SearchSysCache1(OPEROID, ObjectIdGetDatum(entry->eq_opr));
@@ -155,62 +202,141 @@ ObjectInfo load_object_info(Oid relid) {
     return n;
   });
   info.membership_sql = names.membership_sql;
+  info.rechecks_sql = names.rechecks_sql;
+  info.object_sql = names.object_sql;
+  info.key_column_sql = names.key_column_sql;
   info.key_equals = std::string("OPERATOR(") + names.equals_schema + ".=)";
   info.key_array_type = names.array_type;
   info.key_attnum = names.attnum;
+  pg_guard([&] {
+    get_typlenbyvalalign(info.key_type, &info.key_length, &info.key_by_value, &info.key_align);
+  });
   info.writer = relation_owner(raw.membership);
   return info;
 }
 
-// Builds an array of the key type from buffered keys (in the current memory context).
+void free_plans(Plans& plans) {
+  for (SPIPlanPtr* plan : {&plans.deleted, &plans.moved_remove, &plans.moved_add, &plans.changes,
+                           &plans.dues, &plans.truncate}) {
+    if (*plan != nullptr) {
+      SPIPlanPtr doomed = *plan;
+      *plan = nullptr;
+      pg_guard([&] { SPI_freeplan(doomed); });
+    }
+  }
+}
+
+CachedObject& cached_object(Oid relid) {
+  State& s = state();
+  auto found = s.objects.find(relid);
+  if (found != s.objects.end() && !found->second.stale) return found->second;
+  if (found != s.objects.end()) {
+    free_plans(found->second.plans);
+    s.objects.erase(found);
+  }
+  CachedObject object;
+  object.info = load_object_info(relid);
+  return s.objects.emplace(relid, std::move(object)).first->second;
+}
+
+// Builds an array of keys (in the current memory context).
 Datum key_array(const ObjectInfo& info, const std::vector<Datum>& keys) {
   return pg_guard([&] {
-    int16 length;
-    bool by_value;
-    char align;
-    get_typlenbyvalalign(info.key_type, &length, &by_value, &align);
     auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
     for (std::size_t i = 0; i < keys.size(); ++i) elements[i] = keys[i];
     return PointerGetDatum(construct_array(elements, static_cast<int>(keys.size()),
-                                           info.key_type, length, by_value, align));
+                                           info.key_type, info.key_length, info.key_by_value,
+                                           info.key_align));
   });
 }
 
+struct PlanResult {
+  Datum* values;
+  int count;
+};
+
+// Runs a statement prepared once per session, as the object's writer; returns the first row.
+std::vector<Datum> run_plan(const ObjectInfo& info, SPIPlanPtr* plan, const std::string& sql,
+                            int nargs, Oid* types, Datum* values, const char* nulls = nullptr) {
+  PlanResult result = as_role(info.writer, [&] {
+    return pg_guard([&] {
+      PlanResult r{nullptr, 0};
+      MemoryContext caller = CurrentMemoryContext;
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      if (*plan == nullptr) {
+        SPIPlanPtr prepared = SPI_prepare(sql.c_str(), nargs, types);
+        if (prepared == nullptr) {
+          elog(ERROR, "pg_segments: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        }
+        SPI_keepplan(prepared);
+        *plan = prepared;
+      }
+      int rc = SPI_execute_plan(*plan, values, nulls, false, 0);
+      if (rc < 0) elog(ERROR, "pg_segments: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+      if (SPI_tuptable != nullptr && SPI_processed > 0) {
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        r.count = desc->natts;
+        r.values = static_cast<Datum*>(MemoryContextAllocZero(caller, sizeof(Datum) * (desc->natts + 1)));
+        for (int i = 0; i < desc->natts; ++i) {
+          bool isnull;
+          Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
+          if (isnull) continue;
+          Form_pg_attribute attr = TupleDescAttr(desc, i);
+          MemoryContext old = MemoryContextSwitchTo(caller);
+          r.values[i] = datumCopy(d, attr->attbyval, attr->attlen);
+          MemoryContextSwitchTo(old);
+        }
+      }
+      SPI_finish();
+      return r;
+    });
+  });
+  return std::vector<Datum>(result.values, result.values + result.count);
+}
+
 const char* kNotify =
-    " SELECT pg_catalog.pg_notify('segments_changes', segment_id::pg_catalog.text)"
+    " SELECT pg_catalog.pg_notify('segments_changes', touched.segment_id::pg_catalog.text)"
     " FROM (SELECT DISTINCT segment_id FROM feed) AS touched";
 
-void flush_deleted(const ObjectInfo& info, const std::vector<Datum>& keys) {
+void flush_deleted(CachedObject& object, const std::vector<Datum>& keys) {
+  const ObjectInfo& info = object.info;
   std::string sql = "WITH gone AS (DELETE FROM " + info.membership_sql + " m WHERE m.member " +
                     info.key_equals +
                     " ANY ($1) RETURNING m.segment_id, m.member), "
+                    "unscheduled AS (DELETE FROM " + info.rechecks_sql + " r WHERE r.member " +
+                    info.key_equals +
+                    " ANY ($1)), "
                     "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
                     "SELECT segment_id, member::pg_catalog.text, 'exited' FROM gone "
                     "RETURNING segment_id)" +
                     kNotify;
   Oid types[1] = {info.key_array_type};
   Datum values[1] = {key_array(info, keys)};
-  run_sql(sql, info.writer, 1, types, values);
+  run_plan(info, &object.plans.deleted, sql, 1, types, values);
 }
 
 // Re-keyed rows keep their memberships. Delete then insert, in two statements, because keys
 // may be swapped within one statement, which an UPDATE of the primary key could not do.
-void flush_moved(const ObjectInfo& info, const std::vector<Datum>& old_keys,
+void flush_moved(CachedObject& object, const std::vector<Datum>& old_keys,
                  const std::vector<Datum>& new_keys) {
+  const ObjectInfo& info = object.info;
   std::string remove_sql =
       "WITH moves AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) "
       "AS d(old_key, new_key)), "
       "gone AS (DELETE FROM " + info.membership_sql + " m USING moves WHERE m.member " +
       info.key_equals +
       " moves.old_key RETURNING m.segment_id, moves.old_key, moves.new_key, m.entered_at), "
+      "unscheduled AS (DELETE FROM " + info.rechecks_sql + " r USING moves WHERE r.member " +
+      info.key_equals +
+      " moves.old_key), "
       "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
       "SELECT segment_id, old_key::pg_catalog.text, 'exited' FROM gone) "
       "SELECT pg_catalog.array_agg(segment_id), pg_catalog.array_agg(new_key), "
       "pg_catalog.array_agg(entered_at) FROM gone";
   Oid types[3] = {info.key_array_type, info.key_array_type, InvalidOid};
   Datum values[3] = {key_array(info, old_keys), key_array(info, new_keys), Datum(0)};
-  std::vector<Datum> moved = run_sql_row(remove_sql, info.writer, 2, types, values);
-  if (moved.empty()) return;  // no memberships held by the old keys
+  std::vector<Datum> moved = run_plan(info, &object.plans.moved_remove, remove_sql, 2, types, values);
+  if (moved.empty() || moved[0] == Datum(0)) return;  // no memberships held by the old keys
   std::string add_sql =
       "WITH added AS (INSERT INTO " + info.membership_sql +
       " (segment_id, member, entered_at) SELECT * FROM ROWS FROM (pg_catalog.unnest($1), "
@@ -225,18 +351,88 @@ void flush_moved(const ObjectInfo& info, const std::vector<Datum>& old_keys,
   values[0] = moved[0];
   values[1] = moved[1];
   values[2] = moved[2];
-  run_sql(add_sql, info.writer, 3, types, values);
+  run_plan(info, &object.plans.moved_add, add_sql, 3, types, values);
+}
+
+// Realtime entries and exits. Within one flush a pair may change more than once (nested
+// statements on the object): only the net change is written.
+void flush_changes(CachedObject& object, const std::vector<PendingChange>& changes) {
+  const ObjectInfo& info = object.info;
+  std::string sql =
+      "WITH c AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+      "pg_catalog.unnest($3)) WITH ORDINALITY AS c(segment_id, member, entering, ord)), "
+      "net AS (SELECT segment_id, member, "
+      "(pg_catalog.array_agg(entering ORDER BY ord DESC))[1] AS entering FROM c "
+      "GROUP BY segment_id, member HAVING (pg_catalog.array_agg(entering ORDER BY ord))[1] = "
+      "(pg_catalog.array_agg(entering ORDER BY ord DESC))[1]), "
+      "removed AS (DELETE FROM " + info.membership_sql + " m USING net WHERE NOT net.entering "
+      "AND m.segment_id = net.segment_id AND m.member " + info.key_equals +
+      " net.member RETURNING m.segment_id, m.member), "
+      "added AS (INSERT INTO " + info.membership_sql +
+      " (segment_id, member) SELECT segment_id, member FROM net WHERE entering "
+      "ON CONFLICT DO NOTHING RETURNING segment_id, member), "
+      "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
+      "SELECT segment_id, member::pg_catalog.text, 'exited' FROM removed UNION ALL "
+      "SELECT segment_id, member::pg_catalog.text, 'entered' FROM added RETURNING segment_id)" +
+      std::string(kNotify);
+  Datum arrays[3] = {Datum(0), Datum(0), Datum(0)};
+  pg_guard([&] {
+    const int n = static_cast<int>(changes.size());
+    auto* segments = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    auto* keys = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    auto* entering = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    for (int i = 0; i < n; ++i) {
+      segments[i] = Int64GetDatum(changes[static_cast<std::size_t>(i)].segment);
+      keys[i] = changes[static_cast<std::size_t>(i)].key;
+      entering[i] = BoolGetDatum(changes[static_cast<std::size_t>(i)].entering);
+    }
+    arrays[0] = PointerGetDatum(construct_array(segments, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+    arrays[1] = PointerGetDatum(construct_array(keys, n, info.key_type, info.key_length,
+                                                info.key_by_value, info.key_align));
+    arrays[2] = PointerGetDatum(construct_array(entering, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+  });
+  Oid types[3] = {INT8ARRAYOID, info.key_array_type, BOOLARRAYOID};
+  run_plan(info, &object.plans.changes, sql, 3, types, arrays);
+}
+
+// Relative-time recheck times; the last one buffered for a key wins.
+void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues) {
+  const ObjectInfo& info = object.info;
+  std::string sql =
+      "WITH d AS (SELECT DISTINCT ON (member) member, due_at FROM ROWS FROM "
+      "(pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS d(member, due_at, ord) "
+      "ORDER BY member, ord DESC), "
+      "unscheduled AS (DELETE FROM " + info.rechecks_sql + " r USING d WHERE d.due_at IS NULL "
+      "AND r.member " + info.key_equals + " d.member) "
+      "INSERT INTO " + info.rechecks_sql +
+      " (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
+      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at";
+  Datum arrays[2] = {Datum(0), Datum(0)};
+  pg_guard([&] {
+    const int n = static_cast<int>(dues.size());
+    auto* keys = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    auto* times = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    auto* nulls = static_cast<bool*>(palloc(sizeof(bool) * (n + 1)));
+    int dims[1] = {n};
+    int lower[1] = {1};
+    for (int i = 0; i < n; ++i) {
+      const PendingDue& due = dues[static_cast<std::size_t>(i)];
+      keys[i] = due.key;
+      times[i] = TimestampTzGetDatum(due.due);
+      nulls[i] = !due.has_due;
+    }
+    arrays[0] = PointerGetDatum(construct_array(keys, n, info.key_type, info.key_length,
+                                                info.key_by_value, info.key_align));
+    arrays[1] = PointerGetDatum(construct_md_array(times, nulls, 1, dims, lower, TIMESTAMPTZOID,
+                                                   8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+  Oid types[2] = {info.key_array_type, TIMESTAMPTZARRAYOID};
+  run_plan(info, &object.plans.dues, sql, 2, types, arrays);
 }
 
 }  // namespace
 
-const ObjectInfo& object_info(Oid relid) {
-  State& s = state();
-  auto found = s.objects.find(relid);
-  if (found != s.objects.end()) return found->second;
-  ObjectInfo info = load_object_info(relid);
-  return s.objects.emplace(relid, std::move(info)).first->second;
-}
+const ObjectInfo& object_info(Oid relid) { return cached_object(relid).info; }
 
 void buffer_deleted_key(const ObjectInfo& info, Datum key) {
   Datum kept = keep_key(info, key);
@@ -246,8 +442,19 @@ void buffer_deleted_key(const ObjectInfo& info, Datum key) {
 void buffer_moved_key(const ObjectInfo& info, Datum old_key, Datum new_key) {
   Datum old_kept = keep_key(info, old_key);
   Datum new_kept = keep_key(info, new_key);
-  state().pending[info.relid].moved.push_back(
-      {old_kept, new_kept, GetCurrentSubTransactionId()});
+  state().pending[info.relid].moved.push_back({old_kept, new_kept, GetCurrentSubTransactionId()});
+}
+
+void buffer_change(const ObjectInfo& info, std::int64_t segment, Datum key, bool entering) {
+  Datum kept = keep_key(info, key);
+  state().pending[info.relid].changes.push_back(
+      {segment, kept, entering, GetCurrentSubTransactionId()});
+}
+
+void buffer_due(const ObjectInfo& info, Datum key, std::optional<TimestampTz> due) {
+  Datum kept = keep_key(info, key);
+  state().pending[info.relid].dues.push_back(
+      {kept, due.value_or(0), due.has_value(), GetCurrentSubTransactionId()});
 }
 
 void flush_object(Oid relid) {
@@ -256,12 +463,14 @@ void flush_object(Oid relid) {
   if (found == s.pending.end() || found->second.empty()) return;
   Pending pending = std::move(found->second);
   s.pending.erase(found);
-  const ObjectInfo& info = object_info(relid);
-  if (!info.registered) return;
+  CachedObject& object = cached_object(relid);
+  if (!object.info.registered) return;
+  // Order matters: deleted rows first, then re-keyed ones (so that changes and recheck times
+  // below apply to the new keys), then realtime changes, then recheck times.
   if (!pending.deleted.empty()) {
     std::vector<Datum> keys;
     for (const PendingKey& k : pending.deleted) keys.push_back(k.key);
-    flush_deleted(info, keys);
+    flush_deleted(object, keys);
   }
   if (!pending.moved.empty()) {
     std::vector<Datum> old_keys;
@@ -270,21 +479,25 @@ void flush_object(Oid relid) {
       old_keys.push_back(m.old_key);
       new_keys.push_back(m.new_key);
     }
-    flush_moved(info, old_keys, new_keys);
+    flush_moved(object, old_keys, new_keys);
   }
+  if (!pending.changes.empty()) flush_changes(object, pending.changes);
+  if (!pending.dues.empty()) flush_dues(object, pending.dues);
 }
 
 void truncate_object_membership(Oid relid) {
   state().pending.erase(relid);
-  const ObjectInfo& info = object_info(relid);
-  if (!info.registered) return;
+  CachedObject& object = cached_object(relid);
+  if (!object.info.registered) return;
+  const ObjectInfo& info = object.info;
   std::string sql = "WITH gone AS (DELETE FROM " + info.membership_sql +
                     " RETURNING segment_id, member), "
+                    "unscheduled AS (DELETE FROM " + info.rechecks_sql + "), "
                     "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
                     "SELECT segment_id, member::pg_catalog.text, 'exited' FROM gone "
                     "RETURNING segment_id)" +
                     std::string(kNotify);
-  run_sql(sql, info.writer);
+  run_plan(info, &object.plans.truncate, sql, 0, nullptr, nullptr);
 }
 
 void register_membership_callbacks() {

@@ -3,6 +3,8 @@
 
 #include "pg/postgres.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace pgseg::pg {
@@ -11,13 +13,19 @@ namespace pgseg::pg {
 struct ObjectInfo {
   bool registered = false;
   Oid relid = InvalidOid;
-  Oid membership = InvalidOid;        // the membership table
-  std::string membership_sql;         // its schema-qualified, quoted name
+  Oid membership = InvalidOid;  // the membership table
+  std::string membership_sql;   // its schema-qualified, quoted name
+  std::string rechecks_sql;     // the table of relative-time recheck times
+  std::string object_sql;       // the object itself
+  std::string key_column_sql;   // the object's key column, quoted
   AttrNumber key_attnum = InvalidAttrNumber;
   Oid key_type = InvalidOid;
   Oid key_array_type = InvalidOid;
-  std::string key_equals;             // OPERATOR(schema.=) for the key type
-  Oid writer = InvalidOid;            // role that writes membership (the table's owner)
+  int16 key_length = 0;
+  bool key_by_value = false;
+  char key_align = 'i';
+  std::string key_equals;  // OPERATOR(schema.=) for the key type
+  Oid writer = InvalidOid;  // role that writes membership (the tables' owner)
 };
 
 // The registry entry of relid, cached per session and refreshed after relcache invalidation.
@@ -26,6 +34,10 @@ const ObjectInfo& object_info(Oid relid);
 // Row events, buffered until the statement ends.
 void buffer_deleted_key(const ObjectInfo& info, Datum key);
 void buffer_moved_key(const ObjectInfo& info, Datum old_key, Datum new_key);
+// A realtime segment's member enters (or leaves) because of a row change.
+void buffer_change(const ObjectInfo& info, std::int64_t segment, Datum key, bool entering);
+// The row's next relative-time recheck (none: no recheck needed).
+void buffer_due(const ObjectInfo& info, Datum key, std::optional<TimestampTz> due);
 
 // Writes everything buffered for relid: one set-wise statement per kind of change, with the
 // change feed and a NOTIFY per segment touched.

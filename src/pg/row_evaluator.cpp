@@ -55,6 +55,38 @@ Cell bytes_of(Datum value) {
   return Cell::of_bytes(VARDATA_ANY(text), static_cast<std::uint32_t>(VARSIZE_ANY_EXHDR(text)));
 }
 
+Interval interval_of(const ParamSpec& spec) {
+  Interval span{};
+  switch (spec.unit) {
+    case TimeUnit::kMinute:
+      span.time = spec.amount * USECS_PER_MINUTE;
+      break;
+    case TimeUnit::kHour:
+      span.time = spec.amount * USECS_PER_HOUR;
+      break;
+    case TimeUnit::kDay:
+      span.day = static_cast<int32>(spec.amount);
+      break;
+    case TimeUnit::kWeek:
+      span.day = static_cast<int32>(spec.amount * 7);
+      break;
+    case TimeUnit::kMonth:
+      span.month = static_cast<int32>(spec.amount);
+      break;
+  }
+  return span;
+}
+
+// t +/- the spec's interval, with the session time zone's calendar (as now() - interval).
+TimestampTz shift(TimestampTz t, const ParamSpec& spec, int sign) {
+  Interval span = interval_of(spec);
+  return pg_guard([&] {
+    return DatumGetTimestampTz(DirectFunctionCall2(
+        sign < 0 ? timestamptz_mi_interval : timestamptz_pl_interval, TimestampTzGetDatum(t),
+        IntervalPGetDatum(&span)));
+  });
+}
+
 }  // namespace
 
 RowEvaluator::RowEvaluator(const Program& program, const RelationSchema& schema)
@@ -107,30 +139,8 @@ void RowEvaluator::refresh_params() {
       params_[i] = now;
       continue;
     }
-    Interval span{};
-    switch (spec.unit) {
-      case TimeUnit::kMinute:
-        span.time = spec.amount * USECS_PER_MINUTE;
-        break;
-      case TimeUnit::kHour:
-        span.time = spec.amount * USECS_PER_HOUR;
-        break;
-      case TimeUnit::kDay:
-        span.day = static_cast<int32>(spec.amount);
-        break;
-      case TimeUnit::kWeek:
-        span.day = static_cast<int32>(spec.amount * 7);
-        break;
-      case TimeUnit::kMonth:
-        span.month = static_cast<int32>(spec.amount);
-        break;
-    }
     // now() +/- interval, with the session time zone's calendar, as the SQL computes it.
-    params_[i] = pg_guard([&] {
-      return DatumGetTimestampTz(
-          DirectFunctionCall2(spec.sign < 0 ? timestamptz_mi_interval : timestamptz_pl_interval,
-                              TimestampTzGetDatum(now), IntervalPGetDatum(&span)));
-    });
+    params_[i] = shift(now, spec, spec.sign);
   }
   params_now_ = now;
   params_zone_ = zone;
@@ -214,13 +224,12 @@ void RowEvaluator::fill_slot(std::size_t index, Datum value) {
   }
 }
 
-void RowEvaluator::fill(HeapTuple tuple, TupleDesc desc) {
-  heap_deform_tuple(tuple, desc, values_.data(), nulls_.get());
+void RowEvaluator::fill(const Datum* values, const bool* nulls, int natts) {
   for (std::size_t i = 0; i < plans_.size(); ++i) {
     const AttrNumber attnum = plans_[i].attnum;
     cells_[i] = Cell();
-    if (attnum < 1 || attnum > desc->natts || nulls_[attnum - 1]) continue;
-    fill_slot(i, values_[attnum - 1]);
+    if (attnum < 1 || attnum > natts || nulls[attnum - 1]) continue;
+    fill_slot(i, values[attnum - 1]);
   }
 }
 
@@ -229,10 +238,59 @@ Tri RowEvaluator::eval(HeapTuple tuple, TupleDesc desc) {
     values_.resize(static_cast<std::size_t>(desc->natts));
     nulls_ = std::make_unique<bool[]>(values_.size());
   }
+  pg_guard([&] { heap_deform_tuple(tuple, desc, values_.data(), nulls_.get()); });
+  return eval_values(values_.data(), nulls_.get(), desc->natts);
+}
+
+Tri RowEvaluator::eval_values(const Datum* values, const bool* nulls, int natts) {
   refresh_params();
   // fill only touches preallocated storage and palloc'd memory: nothing in it throws.
-  pg_guard([&] { fill(tuple, desc); });
+  pg_guard([&] { fill(values, nulls, natts); });
   return program_.eval(RowView{cells_.data(), params_.data()});
+}
+
+TimestampTz RowEvaluator::exact_flip(std::int64_t value, const ParamSpec& spec) {
+  // The bound's answer changes once: find the first microsecond after now where it has, by
+  // bisection with the calendar's own arithmetic.
+  auto changed = [&](TimestampTz t) {
+    TimestampTz bound = shift(t, spec, spec.sign);
+    return spec.sign < 0 ? bound > value : bound >= value;
+  };
+  TimestampTz low = params_now_;  // not changed yet
+  TimestampTz high = spec.sign < 0 ? value + longest_interval(spec) + 1 : value;
+  if (high <= low || !changed(high)) return high;
+  while (high - low > 1) {
+    check_for_interrupts();
+    TimestampTz middle = low + (high - low) / 2;
+    if (changed(middle)) {
+      high = middle;
+    } else {
+      low = middle;
+    }
+  }
+  return high;
+}
+
+std::optional<TimestampTz> RowEvaluator::next_due() {
+  std::optional<TimestampTz> due;
+  const std::vector<ParamSpec>& specs = program_.params();
+  for (const TimeBound& bound : program_.time_bounds()) {
+    const Cell& cell = cells_[static_cast<std::size_t>(bound.slot)];
+    if (cell.kind != CellKind::kInt) continue;
+    const ParamSpec& spec = specs[static_cast<std::size_t>(bound.param)];
+    Flip flip = next_flip(cell.i, spec, params_[static_cast<std::size_t>(bound.param)],
+                          params_now_);
+    TimestampTz at;
+    if (flip.kind == Flip::Kind::kAt) {
+      at = flip.at;
+    } else if (flip.kind == Flip::Kind::kExactNeeded) {
+      at = exact_flip(cell.i, spec);
+    } else {
+      continue;
+    }
+    if (!due || at < *due) due = at;
+  }
+  return due;
 }
 
 }  // namespace pgseg::pg

@@ -4,6 +4,7 @@
 #include "pg/postgres.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,13 @@ class RowEvaluator {
   // elements) is allocated in CurrentMemoryContext, which the caller resets.
   Tri eval(HeapTuple tuple, TupleDesc desc);
 
+  // The same for a row already deformed into values/nulls (natts attributes).
+  Tri eval_values(const Datum* values, const bool* nulls, int natts);
+
+  // After an evaluation: the earliest time after now at which the answer for that row may
+  // change as time passes (a lower bound, or the exact time), if any.
+  std::optional<TimestampTz> next_due();
+
  private:
   struct SlotPlan {
     AttrNumber attnum = 0;
@@ -35,7 +43,8 @@ class RowEvaluator {
   };
 
   void refresh_params();
-  void fill(HeapTuple tuple, TupleDesc desc);
+  void fill(const Datum* values, const bool* nulls, int natts);
+  TimestampTz exact_flip(std::int64_t value, const ParamSpec& spec);
   void fill_slot(std::size_t index, Datum value);
 
   const Program& program_;

@@ -56,8 +56,8 @@ for format in custom plain; do
   fi
   check "$format: definitions, membership, feed and history restored" "$expected" "$(snapshot "$TARGET")"
   check "$format: object triggers restored" "3" \
-    "$(sql "$TARGET" "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'people'::regclass AND tgname LIKE 'segments_membership_%'")"
-  check "$format: runtime objects re-attached to the extension" "8" \
+    "$(sql "$TARGET" "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'people'::regclass AND tgname LIKE '\_segments\_%'")"
+  check "$format: runtime objects re-attached to the extension" "10" \
     "$(sql "$TARGET" "SELECT count(*) FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_segments') AND deptype = 'a'")"
   sql "$TARGET" "DELETE FROM people WHERE id = 3"
   check "$format: restored triggers follow deletions" "1,150" \
@@ -68,7 +68,7 @@ for format in custom plain; do
     "$(sql "$TARGET" "SELECT (SELECT min(id) FROM segments.changes WHERE segment_id = segments.segment_id('after-restore')) > (SELECT max(id) FROM segments.changes WHERE segment_id <> segments.segment_id('after-restore'))")"
   sql "$TARGET" "DROP EXTENSION pg_segments"
   check "$format: DROP EXTENSION removes triggers and membership relations" "0|0" \
-    "$(sql "$TARGET" "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'segments_membership_%') || '|' || (SELECT count(*) FROM pg_namespace WHERE nspname = 'segments')")"
+    "$(sql "$TARGET" "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE '\_segments\_%') || '|' || (SELECT count(*) FROM pg_namespace WHERE nspname = 'segments')")"
   check "$format: DROP EXTENSION keeps the objects' rows" "298|40" \
     "$(sql "$TARGET" "SELECT (SELECT count(*) FROM people) || '|' || (SELECT count(*) FROM accounts)")"
   psql -X -q -d postgres -c "DROP DATABASE $TARGET"
@@ -77,7 +77,7 @@ done
 # DROP EXTENSION in the original database, too.
 sql "$SOURCE" "DROP EXTENSION pg_segments"
 check "source: DROP EXTENSION removes everything it created" "0" \
-  "$(sql "$SOURCE" "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'segments_membership_%'")"
+  "$(sql "$SOURCE" "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '\_segments\_%'")"
 psql -X -q -d postgres -c "DROP DATABASE $SOURCE"
 
 if [ "$failures" -gt 0 ]; then

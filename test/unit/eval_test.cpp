@@ -170,3 +170,53 @@ TEST(Eval, ProgramReportsColumnsRead) {
 
 }  // namespace
 }  // namespace pgseg
+
+namespace pgseg {
+namespace {
+
+constexpr std::int64_t kHourUs = 3600000000LL;
+
+TEST(NextFlip, WithinLastEndsAfterTheInterval) {
+  // created_at WITHIN LAST 7 DAYS, created 2 days ago: lower bound now - 7d < value.
+  const std::int64_t now = 9000 * kDay;
+  const std::int64_t value = now - 2 * kDay;
+  ParamSpec lower{-1, 7, TimeUnit::kDay};
+  Flip f = next_flip(value, lower, now - 7 * kDay, now);
+  ASSERT_EQ(f.kind, Flip::Kind::kAt);
+  EXPECT_LE(f.at, value + 7 * kDay + 1);      // never late
+  EXPECT_GE(f.at, value + 7 * kDay - 3 * kHourUs);  // and close
+  // Already past the bound: no further change.
+  EXPECT_EQ(next_flip(now - 9 * kDay, lower, now - 7 * kDay, now).kind, Flip::Kind::kNever);
+}
+
+TEST(NextFlip, FutureValuesBecomeTrueWhenReached) {
+  const std::int64_t now = 9000 * kDay;
+  ParamSpec at_now{0, 0, TimeUnit::kDay};
+  Flip f = next_flip(now + 5 * kHourUs, at_now, now, now);
+  ASSERT_EQ(f.kind, Flip::Kind::kAt);
+  EXPECT_EQ(f.at, now + 5 * kHourUs);
+  EXPECT_EQ(next_flip(now - 1, at_now, now, now).kind, Flip::Kind::kNever);
+  ParamSpec upper{1, 2, TimeUnit::kWeek};  // WITHIN NEXT 2 WEEKS: true once now + 2w >= value
+  f = next_flip(now + 20 * kDay, upper, now + 14 * kDay, now);
+  ASSERT_EQ(f.kind, Flip::Kind::kAt);
+  EXPECT_LE(f.at, now + 6 * kDay);
+}
+
+TEST(NextFlip, PassedLowerBoundAsksForExactTime) {
+  // OLDER THAN 1 MONTH: the 28-day lower bound has passed but a 31-day month has not.
+  const std::int64_t now = 9000 * kDay;
+  ParamSpec month{-1, 1, TimeUnit::kMonth};
+  const std::int64_t value = now - 29 * kDay;
+  EXPECT_EQ(next_flip(value, month, now - 30 * kDay, now).kind, Flip::Kind::kExactNeeded);
+  EXPECT_EQ(next_flip(value, month, now - 28 * kDay, now).kind, Flip::Kind::kNever);
+}
+
+TEST(NextFlip, ExtremeValuesDoNotOverflow) {
+  ParamSpec lower{-1, 1000000, TimeUnit::kMonth};
+  EXPECT_EQ(next_flip(INT64_MAX - 5, lower, 0, 0).kind, Flip::Kind::kNever);
+  ParamSpec upper{1, 1000000, TimeUnit::kMonth};
+  EXPECT_EQ(next_flip(INT64_MIN + 5, upper, INT64_MIN + 1, 0).kind, Flip::Kind::kNever);
+}
+
+}  // namespace
+}  // namespace pgseg

@@ -1,0 +1,193 @@
+-- Realtime segments: membership changes in the writing statement, for every kind of write,
+-- transactional, evaluated only for segments that read a changed column.
+\set SHOW_CONTEXT never
+CREATE FUNCTION test_evaluations() RETURNS bigint
+  AS '$libdir/pg_segments', 'pgseg_test_realtime_evaluations' LANGUAGE C;
+-- Rows of an object whose membership in one of its realtime segments differs from the truth
+-- computed by plain SQL from to_sql().
+CREATE FUNCTION truth_mismatches(object regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  s record;
+  entry segments.object;
+  wrong bigint := 0;
+  n bigint;
+BEGIN
+  SELECT * INTO entry FROM segments.object o WHERE o.object = truth_mismatches.object;
+  FOR s IN SELECT id, filter FROM segments.segment
+            WHERE segment.object = truth_mismatches.object AND kind = 'realtime' AND active LOOP
+    EXECUTE format('SELECT count(*) FROM ((SELECT %1$I FROM %2$s WHERE %3$s EXCEPT '
+                   'SELECT member FROM %4$s WHERE segment_id = %5$s) UNION ALL '
+                   '(SELECT member FROM %4$s WHERE segment_id = %5$s EXCEPT '
+                   'SELECT %1$I FROM %2$s WHERE %3$s)) d',
+                   entry.key_column, object, segments.to_sql(s.filter, object),
+                   entry.membership, s.id) INTO n;
+    wrong := wrong + n;
+  END LOOP;
+  RETURN wrong;
+END
+$$;
+
+CREATE TABLE rt_customers (
+  id bigint PRIMARY KEY,
+  tier text,
+  country text,
+  tags text[],
+  ltv numeric,
+  attrs jsonb,
+  note text
+);
+INSERT INTO rt_customers
+SELECT i, (ARRAY['gold', 'silver'])[1 + i % 2], (ARRAY['OM', 'AE', 'OM'])[1 + i % 3],
+       CASE WHEN i % 4 = 0 THEN ARRAY['vip'] ELSE '{}' END, i * 150,
+       jsonb_build_object('plan', CASE WHEN i % 5 = 0 THEN 'pro' ELSE 'free' END), 'n' || i
+FROM generate_series(1, 12) AS i;
+SELECT segments.create_segment('RT gold Oman', 'rt_customers', 'tier = ''gold'' AND country = ''OM''') > 0 AS created;
+SELECT segments.create_segment('RT vip', 'rt_customers', 'tags CONTAINS ''vip''') > 0 AS created;
+SELECT segments.create_segment('RT big', 'rt_customers', 'ltv > 1000') > 0 AS created;
+SELECT segments.create_segment('RT pro', 'rt_customers', 'attrs.plan = ''pro'' OR tier = ''platinum''') > 0 AS created;
+SELECT system_name, (SELECT array_agg(m::int ORDER BY m::int) FROM segments.members(id) m) AS members
+FROM segments.segment WHERE object = 'rt_customers'::regclass ORDER BY id;
+
+-- INSERT: new rows enter at once, in the same statement.
+INSERT INTO rt_customers VALUES (20, 'gold', 'OM', '{vip}', 5000, '{"plan": "pro"}', 'new');
+SELECT system_name FROM segments.segments_of('rt_customers', 20);
+
+-- UPDATE: entries and exits follow the new values.
+UPDATE rt_customers SET tier = 'silver' WHERE id = 20;
+UPDATE rt_customers SET tags = tags || ARRAY['vip'] WHERE id IN (1, 2, 3);
+SELECT system_name FROM segments.segments_of('rt_customers', 20);
+SELECT * FROM segments.members('rt-vip');
+
+-- Only segments that read a changed column are evaluated.
+SELECT test_evaluations() AS before \gset
+UPDATE rt_customers SET note = 'quiet' WHERE id = 5;
+SELECT test_evaluations() - :before AS evaluated_for_note;
+UPDATE rt_customers SET ltv = ltv + 0.01 WHERE id = 5;
+SELECT test_evaluations() - :before AS evaluated_for_ltv;
+UPDATE rt_customers SET tier = 'gold' WHERE id = 5;
+SELECT test_evaluations() - :before AS evaluated_after_tier;
+
+-- DELETE: the row leaves every segment.
+DELETE FROM rt_customers WHERE id = 20;
+SELECT count(*) FROM segments.segments_of('rt_customers', 20);
+
+-- Primary-key changes carry the memberships over.
+UPDATE rt_customers SET id = 120 WHERE id = 12;
+SELECT system_name FROM segments.segments_of('rt_customers', 120);
+
+-- INSERT ... ON CONFLICT DO UPDATE, both ways.
+INSERT INTO rt_customers VALUES (30, 'gold', 'OM', '{}', 10, '{}', 'upsert')
+ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier;
+INSERT INTO rt_customers VALUES (30, 'silver', 'OM', '{}', 10, '{}', 'upsert')
+ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier, ltv = 99999;
+SELECT system_name FROM segments.segments_of('rt_customers', 30);
+
+-- COPY.
+COPY rt_customers (id, tier, country, tags, ltv, attrs, note) FROM stdin;
+40	gold	OM	{vip}	2000	{"plan": "pro"}	copied
+41	silver	AE	{}	10	{}	copied
+\.
+SELECT system_name FROM segments.segments_of('rt_customers', 40);
+
+-- A multi-row statement is written set-wise, all at once.
+UPDATE rt_customers SET country = 'OM' WHERE tier = 'gold';
+SELECT truth_mismatches('rt_customers');
+
+-- Inside a transaction the change is visible at once; ROLLBACK undoes it.
+BEGIN;
+UPDATE rt_customers SET tier = 'gold', country = 'OM' WHERE id = 41;
+SELECT segments.is_member('rt-gold-oman', 41) AS inside;
+ROLLBACK;
+SELECT segments.is_member('rt-gold-oman', 41) AS after_rollback;
+SELECT count(*) AS feed_rows_for_41 FROM segments.changes WHERE member = '41' AND segment_id = segments.segment_id('rt-gold-oman');
+-- ROLLBACK TO SAVEPOINT undoes only what followed the savepoint.
+BEGIN;
+UPDATE rt_customers SET tier = 'gold', country = 'OM' WHERE id = 41;
+SAVEPOINT s;
+UPDATE rt_customers SET tags = '{vip}' WHERE id = 41;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT segments.is_member('rt-gold-oman', 41) AS gold, segments.is_member('rt-vip', 41) AS vip;
+-- A failing statement changes nothing, membership included.
+UPDATE rt_customers SET tags = '{vip}', ltv = 1 / (id - 41) WHERE id IN (41, 1);
+SELECT segments.is_member('rt-vip', 41) AS vip_after_error;
+
+-- A statement that fails after pg_segments' row triggers ran (a later AFTER trigger raises)
+-- leaves nothing behind for the next statement, in a transaction or a subtransaction.
+CREATE FUNCTION fail_late() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.note = 'fail' THEN
+    RAISE EXCEPTION 'late failure';
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER z_fail_late AFTER UPDATE ON rt_customers FOR EACH ROW EXECUTE FUNCTION fail_late();
+UPDATE rt_customers SET tags = '{vip}', note = 'fail' WHERE id = 41;
+UPDATE rt_customers SET ltv = ltv + 1 WHERE id = 1;
+SELECT segments.is_member('rt-vip', 41) AS vip_after_late_failure;
+BEGIN;
+SAVEPOINT before_failure;
+UPDATE rt_customers SET tags = '{vip}', note = 'fail' WHERE id = 41;
+ROLLBACK TO SAVEPOINT before_failure;
+UPDATE rt_customers SET ltv = ltv + 1 WHERE id = 1;
+COMMIT;
+SELECT segments.is_member('rt-vip', 41) AS vip_after_subtransaction_failure;
+DROP TRIGGER z_fail_late ON rt_customers;
+
+-- An AFTER trigger of the user that changes the row again: the net result counts.
+CREATE FUNCTION bounce() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.note = 'bounce' THEN
+    UPDATE rt_customers SET tier = 'silver', note = 'bounced' WHERE id = NEW.id;
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER bounce AFTER UPDATE ON rt_customers FOR EACH ROW EXECUTE FUNCTION bounce();
+UPDATE rt_customers SET tier = 'gold', country = 'OM', note = 'bounce' WHERE id = 7;
+SELECT tier, note, segments.is_member('rt-gold-oman', 7) AS member FROM rt_customers WHERE id = 7;
+DROP TRIGGER bounce ON rt_customers;
+
+-- The change feed records every entry and exit, in order.
+SELECT c.member, c.change FROM segments.changes c
+WHERE c.segment_id = segments.segment_id('rt-gold-oman') AND c.member IN ('5', '41', '7')
+ORDER BY c.id;
+
+-- TRUNCATE empties every membership of the object.
+SELECT truth_mismatches('rt_customers');
+CREATE TABLE rt_copy AS SELECT * FROM rt_customers;
+TRUNCATE rt_customers;
+SELECT segments.member_count('rt-vip') AS vip, segments.member_count('rt-big') AS big;
+INSERT INTO rt_customers SELECT * FROM rt_copy;
+SELECT truth_mismatches('rt_customers');
+
+-- Filter and activation changes recompute; a definition change is seen by the next statement.
+SELECT segments.alter_segment('rt-big', filter => 'ltv > 5000');
+UPDATE rt_customers SET ltv = 6000 WHERE id = 2;
+SELECT segments.is_member('rt-big', 2) AS big_now;
+SELECT segments.deactivate('rt-vip');
+UPDATE rt_customers SET tags = '{vip}' WHERE id = 6;
+SELECT segments.member_count('rt-vip') AS inactive_members;
+SELECT segments.activate('rt-vip');
+SELECT truth_mismatches('rt_customers');
+
+-- Table changes that would break a segment are refused; others are fine.
+ALTER TABLE rt_customers DROP COLUMN tags;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE rt_customers RENAME COLUMN tier TO level;
+ALTER TABLE rt_customers ALTER COLUMN id TYPE text;
+ALTER TABLE rt_customers ADD COLUMN extra int;
+ALTER TABLE rt_customers DROP COLUMN note;
+UPDATE rt_customers SET extra = 1, tier = 'gold', country = 'OM' WHERE id = 3;
+SELECT segments.is_member('rt-gold-oman', 3) AS after_added_and_dropped_columns;
+ALTER TABLE rt_customers RENAME COLUMN id TO customer_id;
+UPDATE rt_customers SET tier = 'silver' WHERE customer_id = 3;
+SELECT segments.is_member('rt-gold-oman', 3) AS after_key_rename;
+SELECT truth_mismatches('rt_customers');
+
+-- Writers need no grant on the segments schema (see privileges), and a statement that changes
+-- no segment's answer writes nothing to the feed.
+SELECT count(*) AS feed_before FROM segments.changes \gset
+UPDATE rt_customers SET ltv = ltv + 0.01;
+SELECT count(*) - :feed_before AS feed_rows_written FROM segments.changes;

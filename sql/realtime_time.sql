@@ -1,0 +1,53 @@
+-- Relative time stays exact: rows whose answer will flip are rechecked by refresh_due() when
+-- their time comes, through an index on that time, and exits and entries reach the feed.
+\set SHOW_CONTEXT never
+CREATE TABLE rt_visits (id int PRIMARY KEY, seen timestamptz, attrs jsonb);
+-- Around the edges of "within the last minute", and future times. One transaction, so that
+-- everything below sees the same now().
+BEGIN;
+INSERT INTO rt_visits VALUES
+  (1, now() - interval '58 seconds', '{}'),
+  (2, now() - interval '10 seconds', '{}'),
+  (3, now() - interval '5 minutes', '{}'),
+  (4, now() + interval '2 seconds', '{}'),
+  (5, now() + interval '1 hour', '{}'),
+  (6, NULL, jsonb_build_object('at', (now() - interval '59 seconds')::text)),
+  (7, NULL, '{"at": "not a time"}');
+SELECT segments.create_segment('Seen in the last minute', 'rt_visits',
+                               'seen WITHIN LAST 1 MINUTE OR attrs.at WITHIN LAST 1 MINUTE') > 0 AS created;
+SELECT segments.create_segment('Coming soon', 'rt_visits', 'seen WITHIN NEXT 30 MINUTES') > 0 AS created;
+SELECT segments.create_segment('Gone quiet', 'rt_visits', 'seen OLDER THAN 1 MINUTE') > 0 AS created;
+SELECT system_name, (SELECT array_agg(m::int ORDER BY m::int) FROM segments.members(id) m) AS members
+FROM segments.segment WHERE object = 'rt_visits'::regclass ORDER BY id;
+-- Every row with a future flip has a recheck time; the rest have none.
+SELECT member, due_at > now() AS in_future FROM segments.rt_visits_members_rechecks ORDER BY member;
+-- Nothing is due yet.
+SELECT count(*) AS actions FROM segments.refresh_due();
+COMMIT;
+-- The rechecks are found through an index on their time.
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT member FROM segments.rt_visits_members_rechecks WHERE due_at <= now() ORDER BY due_at LIMIT 1000;
+RESET enable_seqscan;
+
+-- Time passes.
+SELECT pg_sleep(3);
+SELECT * FROM segments.refresh_due();
+SELECT system_name, (SELECT array_agg(m::int ORDER BY m::int) FROM segments.members(id) m) AS members
+FROM segments.segment WHERE object = 'rt_visits'::regclass ORDER BY id;
+-- After refresh_due(), membership equals the filter's truth at that moment.
+SELECT s.system_name,
+       (SELECT array_agg(v.id ORDER BY v.id) FROM rt_visits v WHERE segments.matches(s.filter, v)) AS truth
+FROM segments.segment s WHERE s.object = 'rt_visits'::regclass ORDER BY s.id;
+SELECT c.member, c.change, s.system_name FROM segments.changes c JOIN segments.segment s ON s.id = c.segment_id
+WHERE s.object = 'rt_visits'::regclass AND c.changed_at > now() - interval '2 seconds'
+ORDER BY c.id;
+
+-- A write moves a row's recheck time with its value.
+UPDATE rt_visits SET seen = now() - interval '30 seconds' WHERE id = 3;
+SELECT member, due_at > now() + interval '29 seconds' AS due_in_30_seconds
+FROM segments.rt_visits_members_rechecks WHERE member = 3;
+-- Dropping the last relative-time segment drops the recheck times.
+SELECT segments.drop_segment('seen-in-the-last-minute');
+SELECT segments.drop_segment('coming-soon');
+SELECT segments.drop_segment('gone-quiet');
+SELECT count(*) FROM segments.object WHERE object = 'rt_visits'::regclass;

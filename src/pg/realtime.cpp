@@ -1,0 +1,539 @@
+// Realtime segments of an object, compiled once per session and re-read after invalidation;
+// row changes evaluated against them; relative-time rechecks.
+#include "pg/realtime.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "pg/boundary.hpp"
+#include "pg/filter_cache.hpp"
+#include "pg/membership.hpp"
+#include "pg/spi.hpp"
+
+namespace pgseg::pg {
+
+namespace {
+
+struct RealtimeSegment {
+  std::int64_t id = 0;
+  std::unique_ptr<CompiledFilter> compiled;
+  bool time_relative = false;
+};
+
+// An object's active realtime segments, and which segments read which column.
+struct ObjectSegments {
+  bool stale = false;
+  Environment environment;
+  int natts = 0;
+  std::vector<RealtimeSegment> segments;
+  std::vector<std::vector<int>> by_attnum;  // attnum -> segments reading it
+  std::vector<AttrNumber> columns_read;     // read by any segment
+  std::vector<bool> time_column;            // attnum -> read by a relative-time segment
+  std::vector<int> time_segments;
+  // Deformed old and new rows (reused).
+  std::vector<Datum> old_values;
+  std::vector<Datum> new_values;
+  std::unique_ptr<bool[]> old_nulls;
+  std::unique_ptr<bool[]> new_nulls;
+  std::vector<char> marked;
+};
+
+struct State {
+  std::unordered_map<Oid, std::unique_ptr<ObjectSegments>> objects;
+  MemoryContext row_memory = nullptr;  // reset for every row event
+  std::int64_t evaluations = 0;
+};
+
+State& state() {
+  static State* instance = new State();
+  return *instance;
+}
+
+// Relcache callbacks may run at any invalidation point: only mark.
+void on_relcache_invalidation(Datum, Oid relid) {
+  for (auto& item : state().objects) {
+    if (relid == InvalidOid || item.first == relid) item.second->stale = true;
+  }
+}
+
+Environment current_environment() { return Environment{session_timezone, DateStyle, DateOrder}; }
+
+struct Definition {
+  std::int64_t id;
+  std::string filter;
+};
+
+std::vector<Definition> load_definitions(Oid relid) {
+  struct Raw {
+    int count;
+    int64* ids;
+    char** filters;
+  };
+  Oid catalog = pg_guard(
+      [] { return get_relname_relid("segment", get_namespace_oid("segments", false)); });
+  if (!OidIsValid(catalog)) return {};
+  Raw raw = as_role(relation_owner(catalog), [&] {
+    return pg_guard([&] {
+      Raw r{0, nullptr, nullptr};
+      MemoryContext caller = CurrentMemoryContext;
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      Oid types[1] = {OIDOID};
+      Datum values[1] = {ObjectIdGetDatum(relid)};
+      int rc = SPI_execute_with_args(
+          "SELECT id, filter::text FROM segments.segment WHERE object::oid = $1 "
+          "AND kind = 'realtime' AND active AND filter IS NOT NULL ORDER BY id",
+          1, types, values, nullptr, true, 0);
+      if (rc == SPI_OK_SELECT) {
+        r.count = static_cast<int>(SPI_processed);
+        r.ids = static_cast<int64*>(MemoryContextAlloc(caller, sizeof(int64) * (r.count + 1)));
+        r.filters = static_cast<char**>(MemoryContextAlloc(caller, sizeof(char*) * (r.count + 1)));
+        for (int i = 0; i < r.count; ++i) {
+          bool isnull;
+          HeapTuple row = SPI_tuptable->vals[i];
+          r.ids[i] = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+          r.filters[i] = MemoryContextStrdup(caller, SPI_getvalue(row, SPI_tuptable->tupdesc, 2));
+        }
+      }
+      SPI_finish();
+      return r;
+    });
+  });
+  std::vector<Definition> definitions;
+  for (int i = 0; i < raw.count; ++i) definitions.push_back({raw.ids[i], raw.filters[i]});
+  return definitions;
+}
+
+void retire_segments(ObjectSegments& object) {
+  for (RealtimeSegment& segment : object.segments) retire_compiled(std::move(segment.compiled));
+  object.segments.clear();
+}
+
+std::unique_ptr<ObjectSegments> load_object(Oid relid) {
+  auto object = std::make_unique<ObjectSegments>();
+  object->environment = current_environment();
+  object->natts = pg_guard([&] {
+    Relation rel = relation_open(relid, AccessShareLock);
+    int natts = RelationGetDescr(rel)->natts;
+    relation_close(rel, NoLock);
+    return natts;
+  });
+  const std::size_t slots = static_cast<std::size_t>(object->natts) + 1;
+  object->by_attnum.resize(slots);
+  object->time_column.resize(slots, false);
+  object->old_values.resize(slots);
+  object->new_values.resize(slots);
+  object->old_nulls = std::make_unique<bool[]>(slots);
+  object->new_nulls = std::make_unique<bool[]>(slots);
+  std::vector<bool> read(slots, false);
+  for (const Definition& definition : load_definitions(relid)) {
+    RealtimeSegment segment;
+    segment.id = definition.id;
+    try {
+      segment.compiled = compile_filter(relid, definition.filter);
+    } catch (const std::exception& e) {
+      // A definition that no longer compiles must not make writes fail; it is skipped (the
+      // catalog refuses table changes that would break a segment, so this is a race at most).
+      std::string message = e.what();
+      pg_guard([&] {
+        ereport(WARNING, (errmsg("pg_segments: realtime segment %lld skipped: %s",
+                                 static_cast<long long>(definition.id), message.c_str())));
+      });
+      continue;
+    }
+    segment.time_relative = !segment.compiled->program->time_bounds().empty();
+    const int index = static_cast<int>(object->segments.size());
+    for (int attnum : segment.compiled->program->columns_read()) {
+      if (attnum < 1 || attnum > object->natts) continue;
+      object->by_attnum[static_cast<std::size_t>(attnum)].push_back(index);
+      read[static_cast<std::size_t>(attnum)] = true;
+      if (segment.time_relative) object->time_column[static_cast<std::size_t>(attnum)] = true;
+    }
+    if (segment.time_relative) object->time_segments.push_back(index);
+    object->segments.push_back(std::move(segment));
+  }
+  for (std::size_t attnum = 1; attnum < slots; ++attnum) {
+    if (read[attnum]) object->columns_read.push_back(static_cast<AttrNumber>(attnum));
+  }
+  object->marked.resize(object->segments.size(), 0);
+  return object;
+}
+
+ObjectSegments& object_segments(Oid relid, bool reload = false) {
+  State& s = state();
+  auto found = s.objects.find(relid);
+  if (found != s.objects.end() && !reload && !found->second->stale &&
+      found->second->environment == current_environment()) {
+    return *found->second;
+  }
+  if (found != s.objects.end()) {
+    retire_segments(*found->second);
+    s.objects.erase(found);
+  }
+  std::unique_ptr<ObjectSegments> object = load_object(relid);
+  return *s.objects.emplace(relid, std::move(object)).first->second;
+}
+
+// Switches to a freshly reset per-row memory context for the duration of one row event.
+MemoryContext enter_row_memory() {
+  State& s = state();
+  return pg_guard([&] {
+    if (s.row_memory == nullptr) {
+      s.row_memory = AllocSetContextCreate(TopMemoryContext, "pg_segments row evaluation",
+                                           ALLOCSET_DEFAULT_SIZES);
+    } else {
+      MemoryContextReset(s.row_memory);
+    }
+    return MemoryContextSwitchTo(s.row_memory);
+  });
+}
+
+template <typename Body>
+void in_row_memory(Body&& body) {
+  MemoryContext caller = enter_row_memory();
+  try {
+    body();
+  } catch (...) {
+    MemoryContextSwitchTo(caller);
+    throw;
+  }
+  MemoryContextSwitchTo(caller);
+}
+
+void deform(HeapTuple tuple, TupleDesc desc, std::vector<Datum>& values, bool* nulls) {
+  if (values.size() < static_cast<std::size_t>(desc->natts)) {
+    throw Error(sqlstate::kInternalError, "row has more columns than the compiled segments");
+  }
+  pg_guard([&] { heap_deform_tuple(tuple, desc, values.data(), nulls); });
+}
+
+bool is_member(Tri answer) { return answer == Tri::kTrue; }
+
+void earliest(std::optional<TimestampTz>& due, std::optional<TimestampTz> candidate) {
+  if (candidate && (!due || *candidate < *due)) due = candidate;
+}
+
+// Next recheck time of a deformed row over every relative-time segment.
+std::optional<TimestampTz> row_due(ObjectSegments& object, const Datum* values,
+                                   const bool* nulls, int natts) {
+  std::optional<TimestampTz> due;
+  for (int index : object.time_segments) {
+    RowEvaluator& evaluator = *object.segments[static_cast<std::size_t>(index)].compiled->evaluator;
+    (void)evaluator.eval_values(values, nulls, natts);
+    earliest(due, evaluator.next_due());
+  }
+  return due;
+}
+
+}  // namespace
+
+void realtime_row_inserted(Relation relation, HeapTuple tuple) {
+  const Oid relid = RelationGetRelid(relation);
+  ObjectSegments& object = object_segments(relid);
+  if (object.segments.empty()) return;
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return;
+  TupleDesc desc = RelationGetDescr(relation);
+  in_row_memory([&] {
+    deform(tuple, desc, object.new_values, object.new_nulls.get());
+    const Datum key = object.new_values[static_cast<std::size_t>(info.key_attnum - 1)];
+    std::optional<TimestampTz> due;
+    state().evaluations += static_cast<std::int64_t>(object.segments.size());
+    for (RealtimeSegment& segment : object.segments) {
+      RowEvaluator& evaluator = *segment.compiled->evaluator;
+      if (is_member(evaluator.eval_values(object.new_values.data(), object.new_nulls.get(),
+                                          desc->natts))) {
+        buffer_change(info, segment.id, key, true);
+      }
+      if (segment.time_relative) earliest(due, evaluator.next_due());
+    }
+    if (due) buffer_due(info, key, due);
+  });
+}
+
+void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple) {
+  const Oid relid = RelationGetRelid(relation);
+  ObjectSegments& object = object_segments(relid);
+  if (object.segments.empty()) return;
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return;
+  TupleDesc desc = RelationGetDescr(relation);
+  in_row_memory([&] {
+    deform(old_tuple, desc, object.old_values, object.old_nulls.get());
+    deform(new_tuple, desc, object.new_values, object.new_nulls.get());
+    const int natts = desc->natts;
+    // Only segments that read a changed column can change their answer.
+    bool time_changed = false;
+    bool any_marked = false;
+    std::fill(object.marked.begin(), object.marked.end(), 0);
+    for (AttrNumber attnum : object.columns_read) {
+      if (attnum > natts) continue;
+      const std::size_t i = static_cast<std::size_t>(attnum - 1);
+      bool changed = object.old_nulls[i] != object.new_nulls[i];
+      if (!changed && !object.old_nulls[i]) {
+        Form_pg_attribute attr = TupleDescAttr(desc, attnum - 1);
+        // Byte comparison, which never raises (an unchanged toasted value keeps its pointer).
+        changed = !datumIsEqual(object.old_values[i], object.new_values[i], attr->attbyval,
+                                attr->attlen);
+      }
+      if (!changed) continue;
+      for (int index : object.by_attnum[static_cast<std::size_t>(attnum)]) {
+        object.marked[static_cast<std::size_t>(index)] = 1;
+        any_marked = true;
+      }
+      if (object.time_column[static_cast<std::size_t>(attnum)]) time_changed = true;
+    }
+    const std::size_t key_index = static_cast<std::size_t>(info.key_attnum - 1);
+    Form_pg_attribute key_attr = TupleDescAttr(desc, info.key_attnum - 1);
+    const bool key_changed = !datumIsEqual(object.old_values[key_index],
+                                           object.new_values[key_index], key_attr->attbyval,
+                                           key_attr->attlen);
+    if (!any_marked && !key_changed) return;
+    const Datum key = object.new_values[key_index];
+    for (std::size_t index = 0; index < object.segments.size(); ++index) {
+      if (!object.marked[index]) continue;
+      ++state().evaluations;
+      RealtimeSegment& segment = object.segments[index];
+      RowEvaluator& evaluator = *segment.compiled->evaluator;
+      const bool was = is_member(
+          evaluator.eval_values(object.old_values.data(), object.old_nulls.get(), natts));
+      const bool is =
+          is_member(evaluator.eval_values(object.new_values.data(), object.new_nulls.get(), natts));
+      if (was != is) buffer_change(info, segment.id, key, is);
+    }
+    if (object.time_segments.empty() || (!time_changed && !key_changed)) return;
+    // The old key's recheck row went with the key move; otherwise write only real changes.
+    std::optional<TimestampTz> due_new =
+        row_due(object, object.new_values.data(), object.new_nulls.get(), natts);
+    if (key_changed) {
+      if (due_new) buffer_due(info, key, due_new);
+      return;
+    }
+    std::optional<TimestampTz> due_old =
+        row_due(object, object.old_values.data(), object.old_nulls.get(), natts);
+    if (due_old != due_new) buffer_due(info, key, due_new);
+  });
+}
+
+namespace {
+
+// Rows of relid read whole (as the relation's own row type, dropped columns included) and
+// deformed for evaluation.
+struct RowBatch {
+  int count;
+  Datum* rows;  // composite datums
+};
+
+Datum text_array(const std::vector<std::string>& items) {
+  return pg_guard([&] {
+    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      elements[i] = PointerGetDatum(cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
+    }
+    return PointerGetDatum(construct_array(elements, static_cast<int>(items.size()), TEXTOID, -1,
+                                           false, TYPALIGN_INT));
+  });
+}
+
+// Evaluates a composite row datum (the object's row type) against the object's segments.
+template <typename Visit>
+void with_row(Datum row, TupleDesc desc, ObjectSegments& object, Visit&& visit) {
+  HeapTupleHeader header = pg_guard([&] { return DatumGetHeapTupleHeader(row); });
+  HeapTupleData tuple;
+  tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+  ItemPointerSetInvalid(&tuple.t_self);
+  tuple.t_tableOid = InvalidOid;
+  tuple.t_data = header;
+  deform(&tuple, desc, object.new_values, object.new_nulls.get());
+  visit();
+}
+
+}  // namespace
+
+std::int64_t rebuild_rechecks(Oid relid) {
+  ObjectSegments& object = object_segments(relid, true);
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return 0;
+  if (object.time_segments.empty()) {
+    run_sql("DELETE FROM " + info.rechecks_sql, info.writer);
+    return 0;
+  }
+  TupleDesc desc = pg_guard([&] {
+    Relation rel = relation_open(relid, AccessShareLock);
+    TupleDesc copy = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, NoLock);
+    return copy;
+  });
+  // Collected (key text, due) pairs, written below in one statement per batch.
+  std::vector<std::string> keys;
+  std::vector<TimestampTz> dues;
+  const std::string query = "SELECT o FROM " + info.object_sql + " AS o";
+  struct Cursor {
+    Portal portal;
+  };
+  as_role(info.writer, [&] {
+    Cursor cursor = pg_guard([&] {
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      SPIPlanPtr plan = SPI_prepare(query.c_str(), 0, nullptr);
+      if (plan == nullptr) elog(ERROR, "pg_segments: could not read the object");
+      return Cursor{SPI_cursor_open(nullptr, plan, nullptr, nullptr, true)};
+    });
+    for (;;) {
+      check_for_interrupts();
+      RowBatch batch = pg_guard([&] {
+        SPI_cursor_fetch(cursor.portal, true, 2000);
+        RowBatch b{static_cast<int>(SPI_processed), nullptr};
+        b.rows = static_cast<Datum*>(palloc(sizeof(Datum) * (b.count + 1)));
+        for (int i = 0; i < b.count; ++i) {
+          bool isnull;
+          b.rows[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+        }
+        return b;
+      });
+      if (batch.count == 0) break;
+      for (int i = 0; i < batch.count; ++i) {
+        in_row_memory([&] {
+          with_row(batch.rows[i], desc, object, [&] {
+            std::optional<TimestampTz> due =
+                row_due(object, object.new_values.data(), object.new_nulls.get(), desc->natts);
+            if (!due) return;
+            const Datum key = object.new_values[static_cast<std::size_t>(info.key_attnum - 1)];
+            char* text = pg_guard([&] {
+              Oid output;
+              bool varlena;
+              getTypeOutputInfo(info.key_type, &output, &varlena);
+              return OidOutputFunctionCall(output, key);
+            });
+            keys.emplace_back(text);
+            dues.push_back(*due);
+          });
+        });
+      }
+      pg_guard([&] { SPI_freetuptable(SPI_tuptable); });
+    }
+    pg_guard([&] {
+      SPI_cursor_close(cursor.portal);
+      SPI_finish();
+    });
+    return 0;
+  });
+  run_sql("DELETE FROM " + info.rechecks_sql, info.writer);
+  const std::size_t kBatch = 50000;
+  for (std::size_t start = 0; start < keys.size(); start += kBatch) {
+    std::size_t end = std::min(keys.size(), start + kBatch);
+    std::vector<std::string> part_keys(keys.begin() + static_cast<long>(start),
+                                       keys.begin() + static_cast<long>(end));
+    Datum times = pg_guard([&] {
+      auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (end - start + 1)));
+      for (std::size_t i = start; i < end; ++i) elements[i - start] = TimestampTzGetDatum(dues[i]);
+      return PointerGetDatum(construct_array(elements, static_cast<int>(end - start),
+                                             TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    });
+    Oid types[2] = {TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+    Datum values[2] = {text_array(part_keys), times};
+    run_sql("INSERT INTO " + info.rechecks_sql +
+                " (member, due_at) SELECT k::" +
+                pg_guard([&] { return format_type_be_qualified(info.key_type); }) +
+                ", d FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS r(k, d)",
+            info.writer, 2, types, values);
+  }
+  return static_cast<std::int64_t>(keys.size());
+}
+
+std::int64_t recheck_due_rows(Oid relid, int limit) {
+  ObjectSegments& object = object_segments(relid);
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return 0;
+  if (object.time_segments.empty()) {
+    run_sql("DELETE FROM " + info.rechecks_sql, info.writer);
+    return 0;
+  }
+  TupleDesc desc = pg_guard([&] {
+    Relation rel = relation_open(relid, AccessShareLock);
+    TupleDesc copy = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, NoLock);
+    return copy;
+  });
+  std::vector<std::string> segment_ids;
+  for (int index : object.time_segments) {
+    segment_ids.push_back(std::to_string(object.segments[static_cast<std::size_t>(index)].id));
+  }
+  // Due rows, locked in the object itself (a row a writer holds is skipped: that writer
+  // re-evaluates it), their stored memberships in the time-relative segments.
+  const std::string query =
+      "WITH due AS (SELECT r.member FROM " + info.rechecks_sql +
+      " r WHERE r.due_at <= pg_catalog.now() ORDER BY r.due_at LIMIT $1), "
+      "locked AS (SELECT o FROM " + info.object_sql + " o WHERE o." + info.key_column_sql + " " +
+      info.key_equals + " ANY (SELECT member FROM due) FOR UPDATE OF o SKIP LOCKED) "
+      "SELECT (SELECT pg_catalog.array_agg(l.o) FROM locked l), "
+      "(SELECT pg_catalog.array_agg(m.segment_id::pg_catalog.text OPERATOR(pg_catalog.||) '|' "
+      "OPERATOR(pg_catalog.||) m.member::pg_catalog.text) FROM " + info.membership_sql +
+      " m WHERE m.member " + info.key_equals + " ANY (SELECT member FROM due) "
+      "AND m.segment_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2))";
+  Oid types[2] = {INT4OID, TEXTARRAYOID};
+  Datum values[2] = {Int32GetDatum(limit), text_array(segment_ids)};
+  std::vector<Datum> result = run_sql_row(query, info.writer, 2, types, values);
+  if (result.empty() || result[0] == Datum(0)) return 0;
+  struct Rows {
+    int count;
+    Datum* rows;
+    int stored_count;
+    char** stored;
+  };
+  Rows rows = pg_guard([&] {
+    Rows r{0, nullptr, 0, nullptr};
+    ArrayType* array = DatumGetArrayTypeP(result[0]);
+    bool* nulls;
+    int16 length;
+    bool by_value;
+    char align;
+    get_typlenbyvalalign(ARR_ELEMTYPE(array), &length, &by_value, &align);
+    deconstruct_array(array, ARR_ELEMTYPE(array), length, by_value, align, &r.rows, &nulls, &r.count);
+    if (result[1] != Datum(0)) {
+      Datum* items;
+      bool* item_nulls;
+      deconstruct_array(DatumGetArrayTypeP(result[1]), TEXTOID, -1, false, TYPALIGN_INT, &items,
+                        &item_nulls, &r.stored_count);
+      r.stored = static_cast<char**>(palloc(sizeof(char*) * (r.stored_count + 1)));
+      for (int i = 0; i < r.stored_count; ++i) r.stored[i] = TextDatumGetCString(items[i]);
+    }
+    return r;
+  });
+  std::unordered_set<std::string> stored;
+  for (int i = 0; i < rows.stored_count; ++i) stored.insert(rows.stored[i]);
+  for (int i = 0; i < rows.count; ++i) {
+    in_row_memory([&] {
+      with_row(rows.rows[i], desc, object, [&] {
+        const Datum key = object.new_values[static_cast<std::size_t>(info.key_attnum - 1)];
+        std::string key_text = pg_guard([&] {
+          Oid output;
+          bool varlena;
+          getTypeOutputInfo(info.key_type, &output, &varlena);
+          return OidOutputFunctionCall(output, key);
+        });
+        std::optional<TimestampTz> due;
+        for (int index : object.time_segments) {
+          RealtimeSegment& segment = object.segments[static_cast<std::size_t>(index)];
+          RowEvaluator& evaluator = *segment.compiled->evaluator;
+          const bool is = is_member(evaluator.eval_values(object.new_values.data(),
+                                                          object.new_nulls.get(), desc->natts));
+          const bool was = stored.count(std::to_string(segment.id) + "|" + key_text) != 0;
+          if (was != is) buffer_change(info, segment.id, key, is);
+          earliest(due, evaluator.next_due());
+        }
+        buffer_due(info, key, due);
+      });
+    });
+  }
+  flush_object(relid);
+  return rows.count;
+}
+
+std::int64_t realtime_evaluations() { return state().evaluations; }
+
+void register_realtime_callbacks() { CacheRegisterRelcacheCallback(on_relcache_invalidation, 0); }
+
+}  // namespace pgseg::pg

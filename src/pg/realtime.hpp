@@ -1,0 +1,30 @@
+// Realtime segments: evaluating row changes against an object's active realtime segments, and
+// the relative-time rechecks that keep them exact as time passes.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include <cstdint>
+
+namespace pgseg::pg {
+
+// Row events of an object (called from its row trigger, after key bookkeeping).
+void realtime_row_inserted(Relation relation, HeapTuple tuple);
+void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);
+
+// Recomputes every row's next recheck time of relid from scratch (after a definition change).
+// Returns the number of rows that have one.
+std::int64_t rebuild_rechecks(Oid relid);
+
+// Re-evaluates rows whose recheck time has come (at most limit), locking them first so that a
+// concurrent writer is waited for. Returns the number of rows rechecked.
+std::int64_t recheck_due_rows(Oid relid, int limit);
+
+// Segment evaluations made by row triggers in this session (for tests of the changed-column
+// filtering).
+std::int64_t realtime_evaluations();
+
+// Registers invalidation callbacks; called once from _PG_init.
+void register_realtime_callbacks();
+
+}  // namespace pgseg::pg
