@@ -223,8 +223,8 @@ CREATE FUNCTION segments._note_use(segment bigint) RETURNS void
 
 CREATE FUNCTION segments._is_time_relative(filter segments.segment_filter) RETURNS boolean
   AS 'MODULE_PATHNAME', 'pgseg_is_time_relative' LANGUAGE C IMMUTABLE STRICT;
-CREATE FUNCTION segments._rebuild_rechecks(object regclass) RETURNS bigint
-  AS 'MODULE_PATHNAME', 'pgseg_rebuild_rechecks' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION segments._merge_rechecks(object regclass, segment bigint) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgseg_merge_rechecks' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION segments._recheck(object regclass, max_rows integer) RETURNS bigint
   AS 'MODULE_PATHNAME', 'pgseg_recheck' LANGUAGE C VOLATILE STRICT;
 
@@ -385,7 +385,6 @@ BEGIN
                  format('pg_segments membership of %s: (segment_id, member = %s.%s)',
                         object, object, key.key_column));
   EXECUTE format('GRANT SELECT ON %s TO segments_reader', membership);
-  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO segments_admin', membership);
   PERFORM segments._adopt('pg_class', membership);
 
   -- When the answer of relative-time realtime segments may next change for each row.
@@ -455,8 +454,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
    WHERE s.id = segment
 $$;
 
--- Recomputes one segment's membership with one set-based statement run as the segment's
--- owner, writing only the difference (and the change feed for it).
+-- Recomputes one segment's membership with one set-based statement, after checking that its
+-- owner may still read what it reads, writing only the difference (and its change feed).
 CREATE FUNCTION segments._apply_refresh(segment bigint, object regclass,
                                         filter segments.segment_filter, owner regrole,
                                         OUT added bigint, OUT removed bigint, OUT total bigint)
@@ -468,7 +467,10 @@ DECLARE
 BEGIN
   entry := segments._ensure_object(object);
   equals := segments._key_equals(entry.key_type);
-  counts := segments._execute_as(owner, format($sql$
+  -- The owner's rights decide what the segment may read; the statement itself writes the
+  -- extension's tables, which nobody else may write.
+  PERFORM segments._check_readable(owner, object, filter);
+  counts := segments._execute_as(0::oid::regrole, format($sql$
     WITH target AS (SELECT o.%1$I AS member FROM %2$s AS o WHERE %3$s),
          held AS (SELECT m.member FROM %4$s AS m WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s),
          diff AS (SELECT t.member AS new_member, h.member AS old_member
@@ -546,6 +548,39 @@ $$;
 -- Rules of the catalog, enforced however a row is written (functions or plain SQL)
 -------------------------------------------------------------------------------
 
+-- Refuses unless role may SELECT the object's key and every column the filter reads, and row
+-- level security on the object (which refreshes do not apply) does not restrict role.
+CREATE FUNCTION segments._check_readable(role regrole, object regclass,
+                                         filter segments.segment_filter) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  missing text;
+BEGIN
+  IF NOT has_table_privilege(role, object, 'SELECT') THEN
+    SELECT string_agg(format('%I', c), ', ') INTO missing
+      FROM unnest(array_append(
+             CASE WHEN filter IS NULL THEN '{}'::text[]
+                  ELSE segments._filter_columns(filter, object) END,
+             (segments._object_key(object)).key_column::text)) AS c
+     WHERE NOT has_column_privilege(role, object, c, 'SELECT');
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'permission denied for table %', object
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('Role %s cannot SELECT column(s) %s, which the segment reads.',
+                              role, missing),
+              HINT = 'A segment can only be defined over columns its creator may SELECT.';
+    END IF;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = object AND c.relrowsecurity)
+     AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = role AND (r.rolsuper OR r.rolbypassrls))
+     AND NOT pg_has_role(role, (SELECT c.relowner FROM pg_class c WHERE c.oid = object), 'USAGE') THEN
+    RAISE EXCEPTION 'table % has row-level security that applies to role %', object, role
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Segments are computed over every row; define them as the table owner or a role with BYPASSRLS.';
+  END IF;
+END
+$$;
+
 -- A checked and completed definition: names, kind, filter against the object, privileges.
 CREATE FUNCTION segments._normalize(definition segments.segment, previous segments.segment)
 RETURNS segments.segment
@@ -555,7 +590,6 @@ DECLARE
   base text;
   suffix int := 1;
   other text;
-  missing text;
   is_insert boolean := previous.id IS NULL;
 BEGIN
   -- name
@@ -574,7 +608,7 @@ BEGIN
     RAISE EXCEPTION 'the kind of segment "%" cannot change from % to %',
                     previous.system_name, previous.kind, d.kind
       USING ERRCODE = 'feature_not_supported',
-            HINT = 'Create a new segment of the other kind, for example with segments.duplicate_segment() and then a new segment.';
+            HINT = 'Create a new segment of the other kind with segments.create_segment().';
   END IF;
   IF NOT is_insert AND d.object IS DISTINCT FROM previous.object THEN
     RAISE EXCEPTION 'the object of segment "%" cannot change', previous.system_name
@@ -653,27 +687,20 @@ BEGIN
     PERFORM now() AT TIME ZONE d.timezone;  -- raises for an unknown time zone
   END IF;
 
-  -- the object: a table with a one-column primary key the owner may read
+  -- the object: a table with a one-column primary key the owner may read. A segment belongs to
+  -- the role that creates it (the caller, outside any SECURITY DEFINER function), whatever the
+  -- inserted row says.
   IF is_insert THEN
-    d.owner := COALESCE(d.owner, segments._outer_role());
+    d.owner := segments._outer_role();
   ELSE
     d.owner := previous.owner;
   END IF;
   PERFORM segments._object_key(d.object);
-  IF NOT has_table_privilege(d.owner, d.object, 'SELECT') THEN
-    SELECT string_agg(format('%I', c), ', ') INTO missing
-      FROM unnest(array_append(
-             CASE WHEN d.filter IS NULL THEN '{}'::text[]
-                  ELSE segments._filter_columns(d.filter, d.object) END,
-             (segments._object_key(d.object)).key_column::text)) AS c
-     WHERE NOT has_column_privilege(d.owner, d.object, c, 'SELECT');
-    IF missing IS NOT NULL THEN
-      RAISE EXCEPTION 'permission denied for table %', d.object
-        USING ERRCODE = 'insufficient_privilege',
-              DETAIL = format('Role %s cannot SELECT column(s) %s, which the segment reads.',
-                              d.owner, missing),
-              HINT = 'A segment can only be defined over columns its creator may SELECT.';
-    END IF;
+  PERFORM segments._check_readable(d.owner, d.object, d.filter);
+  -- A changed filter must also be readable by whoever changes it.
+  IF NOT is_insert AND d.filter::text IS DISTINCT FROM previous.filter::text
+     AND segments._outer_role() <> d.owner THEN
+    PERFORM segments._check_readable(segments._outer_role(), d.object, d.filter);
   END IF;
   IF d.filter IS NOT NULL THEN
     PERFORM segments.to_sql(d.filter, d.object);  -- raises for a filter invalid for the object
@@ -699,9 +726,13 @@ DECLARE
   started timestamptz := clock_timestamp();
   result record;
 BEGIN
-  IF NEW.status IS DISTINCT FROM 'pending' THEN
+  -- Only a superuser (pg_restore) may insert a definition as already computed; anyone else's
+  -- row is checked and computed whatever status it carries.
+  IF NEW.status IS DISTINCT FROM 'pending'
+     AND (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = segments._outer_role()) THEN
     RETURN NEW;
   END IF;
+  NEW.status := 'pending';
   PERFORM set_config('pg_segments.computed_' || NEW.id, 'yes', true);
   NEW := segments._normalize(NEW, NULL::segments.segment);
   IF NEW.kind = 'realtime' AND NEW.active THEN
@@ -781,7 +812,8 @@ BEGIN
 END
 $$;
 
--- BEFORE DELETE: the segment's membership, feed and history go with it (never the object's rows).
+-- BEFORE DELETE: the segment's members leave it (written to the feed, so consumers see them
+-- go) and its history goes; never the object's rows.
 CREATE FUNCTION segments._segment_before_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -792,9 +824,8 @@ BEGIN
   END IF;
   SELECT * INTO entry FROM segments.object o WHERE o.object = OLD.object;
   IF FOUND AND to_regclass(entry.membership::text) IS NOT NULL THEN
-    EXECUTE format('DELETE FROM %s WHERE segment_id = $1', entry.membership) USING OLD.id;
+    PERFORM segments._clear_membership(OLD.id, OLD.object);
   END IF;
-  DELETE FROM segments.changes c WHERE c.segment_id = OLD.id;
   DELETE FROM segments.history h WHERE h.segment_id = OLD.id;
   RETURN OLD;
 END
@@ -805,34 +836,24 @@ CREATE FUNCTION segments._segment_after_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM segments._drop_object_if_unused(OLD.object);
-  IF OLD.kind = 'realtime' AND OLD.active AND segments._is_time_relative(OLD.filter)
-     AND EXISTS (SELECT 1 FROM segments.object o WHERE o.object = OLD.object) THEN
-    PERFORM segments._rebuild_rechecks(OLD.object);
-  END IF;
   PERFORM segments._invalidate(OLD.object);
   RETURN NULL;
 END
 $$;
 
--- AFTER INSERT OR UPDATE: when the set of relative-time realtime segments of an object changed,
--- every row's next recheck time is computed again (the new definition is visible here).
+-- AFTER INSERT OR UPDATE: a relative-time realtime segment that is new, newly active or has a
+-- new filter adds its rows' recheck times (the new definition is visible here). Times left by
+-- segments that are gone or changed only cause early, harmless rechecks.
 CREATE FUNCTION segments._segment_after_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  relevant_now boolean := NEW.kind = 'realtime' AND NEW.active
-                          AND segments._is_time_relative(NEW.filter);
-  relevant_before boolean := TG_OP = 'UPDATE' AND OLD.kind = 'realtime' AND OLD.active
-                             AND segments._is_time_relative(OLD.filter);
 BEGIN
   IF TG_OP = 'INSERT'
      AND current_setting('pg_segments.computed_' || NEW.id, true) IS DISTINCT FROM 'yes' THEN
     RETURN NULL;  -- a restored definition: its recheck times are restored too
   END IF;
-  IF relevant_now OR relevant_before THEN
-    IF TG_OP = 'INSERT' OR relevant_now IS DISTINCT FROM relevant_before
-       OR NEW.filter::text IS DISTINCT FROM OLD.filter::text THEN
-      PERFORM segments._rebuild_rechecks(NEW.object);
-    END IF;
+  IF NEW.kind = 'realtime' AND NEW.active AND segments._is_time_relative(NEW.filter)
+     AND (TG_OP = 'INSERT' OR NOT OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
+    PERFORM segments._merge_rechecks(NEW.object, NEW.id);
   END IF;
   RETURN NULL;
 END
@@ -1656,6 +1677,14 @@ BEGIN
             HINT = 'Drop its segments first; their membership is stored by key.';
   END IF;
   IF key.key_column <> entry.key_column THEN
+    IF EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = object
+                AND a.attname = entry.key_column AND NOT a.attisdropped) THEN
+      RAISE EXCEPTION 'cannot move the primary key of % from % to %: it has segments',
+                      object, entry.key_column, key.key_column
+        USING ERRCODE = 'dependent_objects_still_exist',
+              HINT = 'Drop its segments first; their membership is stored by key.';
+    END IF;
+    -- The key column was renamed: follow it.
     UPDATE segments.object o SET key_column = key.key_column WHERE o.object = _check_object.object;
   END IF;
   FOR definition IN
@@ -1750,8 +1779,7 @@ GRANT EXECUTE ON FUNCTION
   segments.jsonb_array(jsonb, text[]), segments.jsonb_value(jsonb, text[]),
   segments.to_sql(segments.segment_filter, regclass),
   segments.matches(segments.segment_filter, anyelement),
-  segments.estimate(segments.segment_filter, regclass),
-  segments._csv_record(text[])
+  segments.estimate(segments.segment_filter, regclass)
   TO PUBLIC;
 
 -- Reading definitions and membership.
@@ -1771,13 +1799,13 @@ GRANT EXECUTE ON FUNCTION
   segments.segments_of(regclass, anyelement), segments.segments_of(regclass, text),
   segments.preview(bigint, integer), segments.preview(text, integer),
   segments.history(bigint), segments.history(text),
-  segments.export_csv(bigint), segments.export_csv(text), segments.export_definitions()
+  segments.export_csv(bigint), segments.export_csv(text), segments.export_definitions(),
+  segments._csv_record(text[])
   TO segments_reader;
 
 -- Defining segments. Plain INSERT/UPDATE/DELETE on the catalog obey the same rules (triggers).
 GRANT INSERT, UPDATE, DELETE ON segments.segment TO segments_admin;
-GRANT INSERT ON segments.changes, segments.history TO segments_admin;
-GRANT USAGE ON SEQUENCE segments.segment_id_seq, segments.changes_id_seq TO segments_admin;
+GRANT USAGE ON SEQUENCE segments.segment_id_seq TO segments_admin;
 GRANT EXECUTE ON FUNCTION
   segments.create_segment(text, regclass, segments.segment_filter, text, text, text, text, text[],
                           text, text, text[], interval, boolean),

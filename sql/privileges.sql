@@ -64,6 +64,40 @@ SELECT * FROM segments.refresh('north-accounts');
 GRANT SELECT (region) ON accounts TO seg_test_admin;
 SELECT added, removed, total FROM segments.refresh('north-accounts');
 
+-- Plain SQL cannot forge an owner or skip the checks with a restored-looking status.
+CREATE ROLE seg_test_admin2 LOGIN IN ROLE segments_admin;
+GRANT SELECT (id) ON accounts TO seg_test_admin2;
+SET ROLE seg_test_admin2;
+INSERT INTO segments.segment (name, object, filter, owner, status)
+VALUES ('Forged', 'accounts', 'secret = ''s1''', 'postgres', 'ok');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO segments.segment (name, object, filter, owner, status)
+VALUES ('Own', 'accounts', 'TRUE', 'postgres', 'ok');
+-- An admin cannot point another admin's segment at columns only that owner may read.
+SELECT segments.alter_segment('north-accounts', filter => 'revenue > 500');
+\echo :LAST_ERROR_SQLSTATE
+-- Membership, the feed and history are written by pg_segments only.
+INSERT INTO segments.changes (segment_id, member, change) VALUES (1, '1', 'entered');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO segments.accounts_members (segment_id, member) VALUES (1, 5);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT system_name, owner, status, segments.member_count(id) AS members
+FROM segments.segment WHERE name = 'Own';
+SELECT segments.drop_segment('own');
+
+-- Row-level security the owner is subject to is refused (segments see every row).
+CREATE TABLE guarded (id int PRIMARY KEY, region text);
+ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON guarded TO seg_test_admin;
+SET ROLE seg_test_admin;
+SELECT segments.create_segment('Guarded', 'guarded', 'region = ''north''');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT segments.create_segment('Guarded by owner', 'guarded', 'region = ''north''') > 0 AS table_owner_may;
+SELECT segments.drop_segment('guarded-by-owner');
+DROP TABLE guarded;
+
 -- Privileges of the catalog objects as installed.
 SELECT has_schema_privilege('seg_test_plain', 'segments', 'USAGE') AS plain_usage,
        has_table_privilege('segments_reader', 'segments.segment', 'SELECT') AS reader_select,
@@ -81,4 +115,4 @@ WHERE n.nspname = 'segments' AND p.prosecdef
 SELECT segments.drop_segment('north-accounts');
 SELECT segments.drop_segment('picked-accounts');
 DROP TABLE accounts;
-DROP ROLE seg_test_admin, seg_test_reader, seg_test_plain, seg_test_writer;
+DROP ROLE seg_test_admin, seg_test_admin2, seg_test_reader, seg_test_plain, seg_test_writer;

@@ -64,9 +64,9 @@ PGSEG_FUNCTION(pgseg_object_truncate_trigger) {
   return PointerGetDatum(nullptr);
 }
 
-// _rebuild_rechecks(object): every row's next relative-time recheck, computed from scratch.
-PGSEG_FUNCTION(pgseg_rebuild_rechecks) {
-  return Int64GetDatum(pgseg::pg::rebuild_rechecks(PG_GETARG_OID(0)));
+// _merge_rechecks(object, segment): a segment's recheck times merged into the object's.
+PGSEG_FUNCTION(pgseg_merge_rechecks) {
+  return Int64GetDatum(pgseg::pg::merge_rechecks(PG_GETARG_OID(0), PG_GETARG_INT64(1)));
 }
 
 // _recheck(object, max_rows): re-evaluates rows whose recheck time has come, in batches.

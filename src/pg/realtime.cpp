@@ -353,14 +353,33 @@ void with_row(Datum row, TupleDesc desc, ObjectSegments& object, Visit&& visit) 
 
 }  // namespace
 
-std::int64_t rebuild_rechecks(Oid relid) {
-  ObjectSegments& object = object_segments(relid, true);
+std::int64_t merge_rechecks(Oid relid, std::int64_t segment_id) {
   const ObjectInfo& info = object_info(relid);
   if (!info.registered) return 0;
-  if (object.time_segments.empty()) {
-    run_sql("DELETE FROM " + info.rechecks_sql, info.writer);
+  // Only this segment is compiled (not the table's whole set), so creating many segments in
+  // one transaction stays linear.
+  std::string filter;
+  for (const Definition& definition : load_definitions(relid)) {
+    if (definition.id == segment_id) filter = definition.filter;
+  }
+  if (filter.empty()) return 0;
+  std::unique_ptr<CompiledFilter> compiled = compile_filter(relid, filter);
+  if (compiled->program->time_bounds().empty()) {
+    retire_compiled(std::move(compiled));
     return 0;
   }
+  RowEvaluator* evaluator = compiled->evaluator.get();
+  // Row buffers sized for the table; this segment is the only one evaluated.
+  auto scratch = std::make_unique<ObjectSegments>();
+  const std::size_t slots = static_cast<std::size_t>(pg_guard([&] {
+                              Relation rel = relation_open(relid, AccessShareLock);
+                              int natts = RelationGetNumberOfAttributes(rel);
+                              relation_close(rel, NoLock);
+                              return natts;
+                            })) + 1;
+  scratch->new_values.resize(slots);
+  scratch->new_nulls = std::make_unique<bool[]>(slots);
+  ObjectSegments& object = *scratch;
   TupleDesc desc = pg_guard([&] {
     Relation rel = relation_open(relid, AccessShareLock);
     TupleDesc copy = CreateTupleDescCopy(RelationGetDescr(rel));
@@ -397,8 +416,9 @@ std::int64_t rebuild_rechecks(Oid relid) {
       for (int i = 0; i < batch.count; ++i) {
         in_row_memory([&] {
           with_row(batch.rows[i], desc, object, [&] {
-            std::optional<TimestampTz> due =
-                row_due(object, object.new_values.data(), object.new_nulls.get(), desc->natts);
+            (void)evaluator->eval_values(object.new_values.data(), object.new_nulls.get(),
+                                         desc->natts);
+            std::optional<TimestampTz> due = evaluator->next_due();
             if (!due) return;
             const Datum key = object.new_values[static_cast<std::size_t>(info.key_attnum - 1)];
             char* text = pg_guard([&] {
@@ -420,7 +440,6 @@ std::int64_t rebuild_rechecks(Oid relid) {
     });
     return 0;
   });
-  run_sql("DELETE FROM " + info.rechecks_sql, info.writer);
   const std::size_t kBatch = 50000;
   for (std::size_t start = 0; start < keys.size(); start += kBatch) {
     std::size_t end = std::min(keys.size(), start + kBatch);
@@ -435,11 +454,13 @@ std::int64_t rebuild_rechecks(Oid relid) {
     Oid types[2] = {TEXTARRAYOID, TIMESTAMPTZARRAYOID};
     Datum values[2] = {text_array(part_keys), times};
     run_sql("INSERT INTO " + info.rechecks_sql +
-                " (member, due_at) SELECT k::" +
+                " AS r (member, due_at) SELECT k::" +
                 pg_guard([&] { return format_type_be_qualified(info.key_type); }) +
-                ", d FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS r(k, d)",
+                ", d FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS n(k, d) "
+                "ON CONFLICT (member) DO UPDATE SET due_at = LEAST(r.due_at, EXCLUDED.due_at)",
             info.writer, 2, types, values);
   }
+  retire_compiled(std::move(compiled));
   return static_cast<std::int64_t>(keys.size());
 }
 

@@ -12,9 +12,11 @@ namespace pgseg::pg {
 void realtime_row_inserted(Relation relation, HeapTuple tuple);
 void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);
 
-// Recomputes every row's next recheck time of relid from scratch (after a definition change).
-// Returns the number of rows that have one.
-std::int64_t rebuild_rechecks(Oid relid);
+// Merges the recheck times of one realtime segment (just created, activated or altered) into
+// those of relid: the earlier time wins. Times of segments that are gone are left in place: a
+// row rechecked early is simply evaluated again and gets its real next time. Returns the
+// number of rows that have a time from this segment.
+std::int64_t merge_rechecks(Oid relid, std::int64_t segment_id);
 
 // Re-evaluates rows whose recheck time has come (at most limit), locking them first so that a
 // concurrent writer is waited for. Returns the number of rows rechecked.
