@@ -25,7 +25,8 @@ PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 # Same strict warnings as the CMake build; PostgreSQL's headers are system headers.
 PGSEG_WERROR ?= 1
 PG_CPPFLAGS = -Isrc -isystem $(PG_INCLUDEDIR_SERVER)
-PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wshadow
+# -MMD -MP: every object is rebuilt when a header it includes changes.
+PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wshadow -MMD -MP
 ifeq ($(PGSEG_WERROR),1)
 PG_CXXFLAGS += -Werror
 endif
@@ -39,3 +40,6 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN += $(OBJS:.o=.d)

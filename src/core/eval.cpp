@@ -52,7 +52,7 @@ class IntCompare final : public Predicate {
  public:
   IntCompare(int slot, CompareOp op, std::int64_t value) : slot_(slot), op_(op), value_(value) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kInt) return Tri::kUnknown;
     return tri_of(holds(compare_int(cell.i, value_), op_));
   }
@@ -71,7 +71,7 @@ class IntIn final : public Predicate {
     values_.erase(std::unique(values_.begin(), values_.end()), values_.end());
   }
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kInt) return Tri::kUnknown;
     bool found = std::binary_search(values_.begin(), values_.end(), cell.i);
     return tri_of(found != negated_);
@@ -87,7 +87,7 @@ class FloatCompare final : public Predicate {
  public:
   FloatCompare(int slot, CompareOp op, double value) : slot_(slot), op_(op), value_(value) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kFloat) return Tri::kUnknown;
     return tri_of(holds(compare_float(cell.f, value_), op_));
   }
@@ -103,7 +103,7 @@ class FloatIn final : public Predicate {
   FloatIn(int slot, bool negated, std::vector<double> values)
       : slot_(slot), negated_(negated), values_(std::move(values)) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kFloat) return Tri::kUnknown;
     bool found = false;
     for (double v : values_) found = found || compare_float(cell.f, v) == 0;
@@ -121,7 +121,7 @@ class BytesEquals final : public Predicate {
   BytesEquals(int slot, bool negated, std::string value)
       : slot_(slot), negated_(negated), value_(std::move(value)) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kBytes) return Tri::kUnknown;
     return tri_of((cell.view() == value_) != negated_);
   }
@@ -142,7 +142,7 @@ class BytesIn final : public Predicate {
     for (const std::string& s : storage_) values_.insert(std::string_view(s));
   }
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kBytes) return Tri::kUnknown;
     return tri_of((values_.count(cell.view()) != 0) != negated_);
   }
@@ -159,7 +159,7 @@ class BytesOrder final : public Predicate {
   BytesOrder(int slot, CompareOp op, std::string value)
       : slot_(slot), op_(op), value_(std::move(value)) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kBytes) return Tri::kUnknown;
     return tri_of(holds(compare_bytes(cell.view(), value_), op_));
   }
@@ -174,7 +174,7 @@ class IsNull final : public Predicate {
  public:
   IsNull(int slot, bool negated) : slot_(slot), negated_(negated) {}
   Tri eval(const RowView& row) const override {
-    return tri_of(row.cells[slot_].is_null() != negated_);
+    return tri_of(row.cell(slot_).is_null() != negated_);
   }
 
  private:
@@ -186,7 +186,7 @@ class Truth final : public Predicate {
  public:
   explicit Truth(int slot) : slot_(slot) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kInt) return Tri::kUnknown;
     return tri_of(cell.i != 0);
   }
@@ -200,7 +200,7 @@ class NullOr final : public Predicate {
  public:
   NullOr(int slot, bool result) : slot_(slot), result_(result) {}
   Tri eval(const RowView& row) const override {
-    return row.cells[slot_].is_null() ? Tri::kUnknown : tri_of(result_);
+    return row.cell(slot_).is_null() ? Tri::kUnknown : tri_of(result_);
   }
 
  private:
@@ -212,7 +212,7 @@ class TimeVersusParam final : public Predicate {
  public:
   TimeVersusParam(int slot, CompareOp op, int param) : slot_(slot), op_(op), param_(param) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kInt) return Tri::kUnknown;
     return tri_of(holds(compare_int(cell.i, row.params[param_]), op_));
   }
@@ -230,7 +230,7 @@ class ListContains final : public Predicate {
   ListContains(int slot, ContainsMode mode, bool negated, std::vector<Value> values, Match match)
       : slot_(slot), mode_(mode), negated_(negated), values_(std::move(values)), match_(match) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     bool result = mode_ != ContainsMode::kAny;
     for (const Value& value : values_) {
       bool present = false;

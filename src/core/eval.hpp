@@ -121,9 +121,24 @@ struct TimeBound {
   int param = 0;
 };
 
+// Fills cells on first use, so that conditions an evaluation never reaches cost nothing.
+class CellSource {
+ public:
+  virtual ~CellSource() = default;
+  virtual void fill(int slot) const = 0;
+};
+
 struct RowView {
   const Cell* cells = nullptr;
   const std::int64_t* params = nullptr;
+  // With a source, a cell whose state byte is 0 is filled by the source on first access.
+  const CellSource* source = nullptr;
+  const std::uint8_t* filled = nullptr;
+
+  const Cell& cell(int slot) const {
+    if (source != nullptr && filled[slot] == 0) source->fill(slot);
+    return cells[slot];
+  }
 };
 
 // A leaf test. eval never throws for any cell content.

@@ -59,7 +59,7 @@ class DatumCompare final : public Predicate {
         constant_(constant) {}
   Tri eval(const RowView& row) const override {
     Datum value;
-    if (!read_value(row.cells[slot_], access_, &value)) return Tri::kUnknown;
+    if (!read_value(row.cell(slot_), access_, &value)) return Tri::kUnknown;
     return tri_of(holds(call_compare(cmp_, collation_, value, constant_), op_));
   }
 
@@ -84,7 +84,7 @@ class DatumIn final : public Predicate {
         constants_(std::move(constants)) {}
   Tri eval(const RowView& row) const override {
     Datum value;
-    if (!read_value(row.cells[slot_], access_, &value)) return Tri::kUnknown;
+    if (!read_value(row.cell(slot_), access_, &value)) return Tri::kUnknown;
     bool found = false;
     for (Datum constant : constants_) {
       if (call_compare(cmp_, collation_, value, constant) == 0) {
@@ -110,7 +110,7 @@ class CollatedBytesCompare final : public Predicate {
   CollatedBytesCompare(int slot, CompareOp op, std::string constant, Oid collation)
       : slot_(slot), op_(op), constant_(std::move(constant)), collation_(collation) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.kind != CellKind::kBytes) return Tri::kUnknown;
     int cmp = pg_guard([&] {
       return varstr_cmp(cell.bytes, static_cast<int>(cell.length), constant_.data(),
@@ -136,7 +136,7 @@ class DatumLike final : public Predicate {
         collation_(collation),
         pattern_(pattern) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     if (cell.is_null()) return Tri::kUnknown;
     bool matched = pg_guard([&] {
       Datum value =
@@ -167,7 +167,7 @@ class ArrayContains final : public Predicate {
         collation_(collation),
         constant_(constant) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     bool result = false;  // a NULL array is the empty set
     if (cell.kind == CellKind::kHandle) {
       result = pg_guard([&] {
@@ -192,7 +192,7 @@ class JsonContains final : public Predicate {
   JsonContains(int slot, bool negated, std::vector<Datum> groups)
       : slot_(slot), negated_(negated), groups_(std::move(groups)) {}
   Tri eval(const RowView& row) const override {
-    const Cell& cell = row.cells[slot_];
+    const Cell& cell = row.cell(slot_);
     bool result = false;
     if (cell.kind == CellKind::kHandle) {
       const auto* value = static_cast<const JsonbValue*>(cell.handle);

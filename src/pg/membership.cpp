@@ -256,21 +256,30 @@ struct PlanResult {
 };
 
 // Runs a statement prepared once per session, as the object's writer; returns the first row.
+// It is prepared with search_path pinned; PostgreSQL's plan cache replans a prepared statement
+// with the search_path it was created with, so executions need no pinning.
 std::vector<Datum> run_plan(const ObjectInfo& info, SPIPlanPtr* plan, const std::string& sql,
                             int nargs, Oid* types, Datum* values, const char* nulls = nullptr) {
-  PlanResult result = as_role(info.writer, [&] {
-    return pg_guard([&] {
-      PlanResult r{nullptr, 0};
-      MemoryContext caller = CurrentMemoryContext;
-      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-      if (*plan == nullptr) {
+  if (*plan == nullptr) {
+    as_role(info.writer, [&] {
+      return pg_guard([&] {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
         SPIPlanPtr prepared = SPI_prepare(sql.c_str(), nargs, types);
         if (prepared == nullptr) {
           elog(ERROR, "pg_segments: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
         }
         SPI_keepplan(prepared);
         *plan = prepared;
-      }
+        SPI_finish();
+        return 0;
+      });
+    });
+  }
+  PlanResult result = as_role(info.writer, [&] {
+    return pg_guard([&] {
+      PlanResult r{nullptr, 0};
+      MemoryContext caller = CurrentMemoryContext;
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
       int rc = SPI_execute_plan(*plan, values, nulls, false, 0);
       if (rc < 0) elog(ERROR, "pg_segments: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
       if (SPI_tuptable != nullptr && SPI_processed > 0) {
@@ -290,7 +299,7 @@ std::vector<Datum> run_plan(const ObjectInfo& info, SPIPlanPtr* plan, const std:
       SPI_finish();
       return r;
     });
-  });
+  }, false);
   return std::vector<Datum>(result.values, result.values + result.count);
 }
 

@@ -457,7 +457,8 @@ std::int64_t merge_rechecks(Oid relid, std::int64_t segment_id) {
                 " AS r (member, due_at) SELECT k::" +
                 pg_guard([&] { return format_type_be_qualified(info.key_type); }) +
                 ", d FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS n(k, d) "
-                "ON CONFLICT (member) DO UPDATE SET due_at = LEAST(r.due_at, EXCLUDED.due_at)",
+                "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at "
+                "WHERE EXCLUDED.due_at < r.due_at",
             info.writer, 2, types, values);
   }
   retire_compiled(std::move(compiled));

@@ -1,6 +1,8 @@
 // Filling the program's cells from a tuple: one deform, then per-slot conversions.
 #include "pg/row_evaluator.hpp"
 
+#include <algorithm>
+
 #include "pg/boundary.hpp"
 #include "pg/jsonb_access.hpp"
 
@@ -123,6 +125,7 @@ RowEvaluator::RowEvaluator(const Program& program, const RelationSchema& schema)
     for (std::size_t i = 0; i < plan.keys.size(); ++i) plan.key_pointers[i] = plan.keys[i].data();
   }
   cells_.resize(plans_.size());
+  filled_.resize(plans_.size(), 0);
   params_.resize(program.params().size());
   values_.resize(static_cast<std::size_t>(schema.natts()) + 1);
   nulls_ = std::make_unique<bool[]>(values_.size());
@@ -224,12 +227,24 @@ void RowEvaluator::fill_slot(std::size_t index, Datum value) {
   }
 }
 
-void RowEvaluator::fill(const Datum* values, const bool* nulls, int natts) {
-  for (std::size_t i = 0; i < plans_.size(); ++i) {
-    const AttrNumber attnum = plans_[i].attnum;
-    cells_[i] = Cell();
-    if (attnum < 1 || attnum > natts || nulls[attnum - 1]) continue;
-    fill_slot(i, values[attnum - 1]);
+void RowEvaluator::fill_one(int slot) {
+  const std::size_t i = static_cast<std::size_t>(slot);
+  filled_[i] = 1;
+  cells_[i] = Cell();
+  const AttrNumber attnum = plans_[i].attnum;
+  if (attnum < 1 || attnum > row_natts_ || row_nulls_[attnum - 1]) return;
+  const Datum value = row_values_[attnum - 1];
+  switch (plans_[i].kind) {
+    case SlotKind::kRaw:
+    case SlotKind::kInt:
+    case SlotKind::kFloat:
+    case SlotKind::kTime:
+      fill_slot(i, value);  // plain conversions of by-value data: nothing can raise
+      return;
+    default:
+      // Detoasting, arrays and jsonb can raise (e.g. out of memory).
+      pg_guard([&] { fill_slot(i, value); });
+      return;
   }
 }
 
@@ -244,9 +259,11 @@ Tri RowEvaluator::eval(HeapTuple tuple, TupleDesc desc) {
 
 Tri RowEvaluator::eval_values(const Datum* values, const bool* nulls, int natts) {
   refresh_params();
-  // fill only touches preallocated storage and palloc'd memory: nothing in it throws.
-  pg_guard([&] { fill(values, nulls, natts); });
-  return program_.eval(RowView{cells_.data(), params_.data()});
+  row_values_ = values;
+  row_nulls_ = nulls;
+  row_natts_ = natts;
+  std::fill(filled_.begin(), filled_.end(), 0);
+  return program_.eval(RowView{cells_.data(), params_.data(), &filler_, filled_.data()});
 }
 
 TimestampTz RowEvaluator::exact_flip(std::int64_t value, const ParamSpec& spec) {
@@ -275,6 +292,9 @@ std::optional<TimestampTz> RowEvaluator::next_due() {
   std::optional<TimestampTz> due;
   const std::vector<ParamSpec>& specs = program_.params();
   for (const TimeBound& bound : program_.time_bounds()) {
+    // A bound the evaluation never reached cannot change the answer by itself: the answer was
+    // decided by other conditions, which only a write can change.
+    if (filled_[static_cast<std::size_t>(bound.slot)] == 0) continue;
     const Cell& cell = cells_[static_cast<std::size_t>(bound.slot)];
     if (cell.kind != CellKind::kInt) continue;
     const ParamSpec& spec = specs[static_cast<std::size_t>(bound.param)];

@@ -42,14 +42,29 @@ class RowEvaluator {
     std::vector<int> key_lengths;
   };
 
+  // Fills cells on demand from the row being evaluated.
+  class Filler final : public CellSource {
+   public:
+    explicit Filler(RowEvaluator& owner) : owner_(owner) {}
+    void fill(int slot) const override { owner_.fill_one(slot); }
+
+   private:
+    RowEvaluator& owner_;
+  };
+
   void refresh_params();
-  void fill(const Datum* values, const bool* nulls, int natts);
+  void fill_one(int slot);
   TimestampTz exact_flip(std::int64_t value, const ParamSpec& spec);
   void fill_slot(std::size_t index, Datum value);
 
   const Program& program_;
   std::vector<SlotPlan> plans_;
   std::vector<Cell> cells_;
+  std::vector<std::uint8_t> filled_;
+  Filler filler_{*this};
+  const Datum* row_values_ = nullptr;
+  const bool* row_nulls_ = nullptr;
+  int row_natts_ = 0;
   std::vector<Datum> values_;
   std::unique_ptr<bool[]> nulls_;
   std::vector<std::int64_t> params_;

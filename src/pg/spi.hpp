@@ -25,16 +25,19 @@ std::vector<Datum> run_sql_row(const std::string& statement, Oid role, int npara
 // Runs body with search_path pinned to pg_catalog, pg_temp and, when role is valid, the
 // current user switched to role (restricted, local), restoring both afterwards.
 template <typename Body>
-auto as_role(Oid role, Body&& body) -> decltype(body()) {
+auto as_role(Oid role, Body&& body, bool pin_search_path = true) -> decltype(body()) {
   Oid saved_user;
   int saved_context;
   GetUserIdAndSecContext(&saved_user, &saved_context);
-  int nest_level = pg_guard([] {
-    int level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
-    return level;
-  });
+  int nest_level = -1;
+  if (pin_search_path) {
+    nest_level = pg_guard([] {
+      int level = NewGUCNestLevel();
+      (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                              GUC_ACTION_SAVE, true, 0, false);
+      return level;
+    });
+  }
   if (OidIsValid(role)) {
     SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE |
                                      SECURITY_RESTRICTED_OPERATION);
@@ -42,11 +45,11 @@ auto as_role(Oid role, Body&& body) -> decltype(body()) {
   try {
     auto result = body();
     SetUserIdAndSecContext(saved_user, saved_context);
-    pg_guard([&] { AtEOXact_GUC(true, nest_level); });
+    if (nest_level >= 0) pg_guard([&] { AtEOXact_GUC(true, nest_level); });
     return result;
   } catch (...) {
     SetUserIdAndSecContext(saved_user, saved_context);
-    pg_guard([&] { AtEOXact_GUC(false, nest_level); });
+    if (nest_level >= 0) pg_guard([&] { AtEOXact_GUC(false, nest_level); });
     throw;
   }
 }

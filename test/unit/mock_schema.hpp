@@ -222,7 +222,7 @@ class MockHost : public ProgramHost {
    public:
     FnImpl(int slot, F f) : slot_(slot), f_(std::move(f)) {}
     Tri eval(const RowView& row) const override {
-      const Cell& c = row.cells[slot_];
+      const Cell& c = row.cell(slot_);
       if (c.is_null()) return Tri::kUnknown;
       return tri_of(f_(c));
     }
