@@ -36,87 +36,7 @@ echo
 echo "$(date -u +%Y-%m-%d), $CUSTOMERS customers, $CLIENTS clients, ${SECONDS_PER_RUN} s per run, $(nproc) cores, PostgreSQL $(q 'SHOW server_version'), fsync off, synchronous_commit off (CPU-bound: the strictest setting for ratios)."
 echo
 
-psql -X -q -v ON_ERROR_STOP=1 -d $DB -v customers="$CUSTOMERS" <<'SQL'
-CREATE EXTENSION pg_segments;
-SELECT setseed(0.7) AS seeded \gset
-CREATE TABLE customers (
-  id bigint PRIMARY KEY, name text NOT NULL, email text, tier text NOT NULL, country text,
-  language text, platform text, tags text[] NOT NULL DEFAULT '{}', attrs jsonb NOT NULL DEFAULT '{}',
-  lifetime_value numeric(12, 2) NOT NULL DEFAULT 0, opted_out boolean NOT NULL DEFAULT false,
-  whatsapp_opt_in boolean NOT NULL DEFAULT false, created_at timestamptz NOT NULL,
-  last_interaction_at timestamptz);
-INSERT INTO customers
-SELECT i, 'Customer ' || i, 'c' || i || '@example.com',
-       (ARRAY['bronze', 'bronze', 'silver', 'silver', 'gold', 'platinum'])[1 + floor(random() * 6)::int],
-       (ARRAY['OM', 'AE', 'AE', 'SA', 'SA', 'QA', 'KW', 'BH'])[1 + floor(random() * 8)::int],
-       CASE WHEN random() < 0.55 THEN 'ar' ELSE 'en' END,
-       (ARRAY['whatsapp', 'whatsapp', 'instagram', 'email', 'sms'])[1 + floor(random() * 5)::int],
-       ARRAY(SELECT t FROM unnest(ARRAY['vip', 'lead', 'newsletter', 'beta', 'churn-risk']) AS t
-              WHERE random() < 0.15 AND i > 0),
-       jsonb_build_object('plan', (ARRAY['free', 'pro', 'team'])[1 + floor(random() * 3)::int],
-                          'visits', floor(random() * 60)::int,
-                          'interest', (ARRAY['enterprise', 'smb', 'consumer'])[1 + floor(random() * 3)::int]),
-       round((random() * 3000)::numeric, 2), random() < 0.05, random() < 0.6,
-       now() - interval '700 days' * (random() + 0 * i), now() - interval '120 days' * (random() + 0 * i)
-FROM generate_series(1, :customers) AS i;
-CREATE SEQUENCE insert_ids START 100000000;
-ANALYZE customers;
-
--- Realistic mixed filters: 2 to 4 conditions over tier, country, language, platform, tags,
--- jsonb attributes, lifetime value and relative time; some with an OR group.
-CREATE TABLE bench_filters (n int PRIMARY KEY, filter text NOT NULL);
-DO $$
-DECLARE
-  pool text[] := ARRAY[
-    'tier = ''gold''', 'tier IN (''gold'', ''platinum'')', 'tier <> ''bronze''',
-    'country = ''OM''', 'country IN (''AE'', ''SA'')', 'country = ''QA''',
-    'language = ''ar''', 'language = ''en''',
-    'platform = ''whatsapp''', 'platform IN (''email'', ''sms'')',
-    'tags CONTAINS ''vip''', 'tags CONTAINS ANY (''lead'', ''beta'')', 'tags NOT CONTAINS ''churn-risk''',
-    'attrs.plan = ''pro''', 'attrs.visits > 20', 'attrs.interest = ''enterprise''',
-    'lifetime_value > 500', 'lifetime_value BETWEEN 100 AND 1000', 'lifetime_value > 2000',
-    'last_interaction_at OLDER THAN 30 DAYS', 'last_interaction_at WITHIN LAST 7 DAYS',
-    'created_at WITHIN LAST 90 DAYS', 'NOT opted_out', 'whatsapp_opt_in'];
-  k int;
-  picked text[];
-  f text;
-BEGIN
-  PERFORM setseed(0.3);
-  FOR n IN 1..1000 LOOP
-    k := 2 + floor(random() * 3)::int;
-    picked := ARRAY(SELECT pool[1 + floor(random() * cardinality(pool))::int] FROM generate_series(1, k));
-    IF random() < 0.3 THEN
-      f := '(' || picked[1] || ' OR ' || picked[2] || ') AND ' || array_to_string(picked[3:], ' AND ');
-      f := rtrim(f, ' AND ');
-    ELSE
-      f := array_to_string(picked, ' AND ');
-    END IF;
-    INSERT INTO bench_filters VALUES (n, f);
-  END LOOP;
-END
-$$;
-
--- The naive application trigger, over the same filters compiled to SQL.
-CREATE TABLE naive_segment (id int PRIMARY KEY, where_sql text NOT NULL);
-CREATE TABLE naive_members (segment_id int, member bigint, PRIMARY KEY (segment_id, member));
-CREATE FUNCTION naive_trigger() RETURNS trigger LANGUAGE plpgsql AS $t$
-DECLARE
-  s record;
-  hit boolean;
-BEGIN
-  FOR s IN SELECT id, where_sql FROM naive_segment LOOP
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM customers WHERE id = $1 AND (%s))', s.where_sql)
-      INTO hit USING NEW.id;
-    IF hit THEN
-      INSERT INTO naive_members VALUES (s.id, NEW.id) ON CONFLICT DO NOTHING;
-    ELSE
-      DELETE FROM naive_members WHERE segment_id = s.id AND member = NEW.id;
-    END IF;
-  END LOOP;
-  RETURN NULL;
-END
-$t$;
-SQL
+psql -X -q -v ON_ERROR_STOP=1 -d $DB -v customers="$CUSTOMERS" -f bench/realtime_data.sql
 
 cat >"$WORK/quiet.sql" <<'SCRIPT'
 \set id random(1, :rows)
@@ -127,9 +47,24 @@ cat >"$WORK/churn.sql" <<'SCRIPT'
 \set t random(1, 4)
 UPDATE customers SET tier = (ARRAY['bronze', 'silver', 'gold', 'platinum'])[:t], tags = CASE WHEN 'vip' = ANY (tags) THEN array_remove(tags, 'vip') ELSE tags || '{vip}'::text[] END, last_interaction_at = now() - random() * interval '60 days' WHERE id = :id;
 SCRIPT
+# New customers drawn from the same distribution as the loaded ones (pgbench variables, so
+# the statement itself costs the same with and without segments).
 cat >"$WORK/insert.sql" <<'SCRIPT'
-\set t random(1, 4)
-INSERT INTO customers (id, name, tier, country, language, platform, tags, attrs, lifetime_value, created_at, last_interaction_at) VALUES (nextval('insert_ids'), 'New customer', (ARRAY['bronze', 'silver', 'gold', 'platinum'])[:t], 'OM', 'ar', 'whatsapp', '{lead}', '{"plan": "pro", "visits": 3}', random() * 3000, now(), now());
+\set tier random(1, 6)
+\set country random(1, 8)
+\set lang random(1, 100)
+\set platform random(1, 5)
+\set t1 random(1, 100)
+\set t2 random(1, 100)
+\set t3 random(1, 100)
+\set t4 random(1, 100)
+\set t5 random(1, 100)
+\set plan random(1, 3)
+\set visits random(0, 59)
+\set interest random(1, 3)
+\set cents random(0, 300000)
+\set consent random(1, 100)
+INSERT INTO customers (id, name, email, tier, country, language, platform, tags, attrs, lifetime_value, opted_out, whatsapp_opt_in, created_at, last_interaction_at) VALUES (nextval('insert_ids'), 'New customer', 'new@example.com', (ARRAY['bronze', 'bronze', 'silver', 'silver', 'gold', 'platinum'])[:tier], (ARRAY['OM', 'AE', 'AE', 'SA', 'SA', 'QA', 'KW', 'BH'])[:country], CASE WHEN :lang <= 55 THEN 'ar' ELSE 'en' END, (ARRAY['whatsapp', 'whatsapp', 'instagram', 'email', 'sms'])[:platform], array_remove(ARRAY[CASE WHEN :t1 <= 15 THEN 'vip' END, CASE WHEN :t2 <= 15 THEN 'lead' END, CASE WHEN :t3 <= 15 THEN 'newsletter' END, CASE WHEN :t4 <= 15 THEN 'beta' END, CASE WHEN :t5 <= 15 THEN 'churn-risk' END], NULL), jsonb_build_object('plan', (ARRAY['free', 'pro', 'team'])[:plan], 'visits', :visits, 'interest', (ARRAY['enterprise', 'smb', 'consumer'])[:interest]), :cents / 100.0, :consent <= 5, :consent > 40, now(), now());
 SCRIPT
 q "COPY (SELECT 200000000 + i, name, email, tier, country, language, platform, tags, attrs, lifetime_value, opted_out, whatsapp_opt_in, created_at, last_interaction_at FROM customers c, LATERAL (SELECT c.id AS i) x ORDER BY id LIMIT 100000) TO '$WORK/copy.tsv'" 2>/dev/null || \
   psql -X -q -d $DB -c "\\copy (SELECT 200000000 + id, name, email, tier, country, language, platform, tags, attrs, lifetime_value, opted_out, whatsapp_opt_in, created_at, last_interaction_at FROM customers ORDER BY id LIMIT 100000) TO '$WORK/copy.tsv'"
@@ -140,8 +75,10 @@ reset_table() {  # back to the loaded rows, vacuumed
   q "CHECKPOINT" >/dev/null
 }
 
-tps() {  # tps SCRIPT
+tps() {  # tps SCRIPT: resets the table, then one pgbench run; FEED_BEFORE is the feed's
+  # position after the reset (the reset's own exits are not the run's)
   reset_table
+  q "SELECT coalesce(max(id), 0) FROM segments.changes" >"$WORK/feed_before"
   pgbench -n -c $CLIENTS -j $CLIENTS -T "$SECONDS_PER_RUN" -D rows="$CUSTOMERS" -f "$WORK/$1.sql" $DB 2>/dev/null |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
@@ -185,17 +122,19 @@ R[copy_10]=$(copy_seconds)
 echo "- 10 segments: COPY ${R[copy_10]} s"
 
 set_segments 100
-before=$(feed_count)
 R[churn_100]=$(tps churn)
-R[flips_100]=$(( $(feed_count) - before ))
-R[quiet_100]=$(tps quiet); R[insert_100]=$(tps insert); R[copy_100]=$(copy_seconds)
+R[flips_100]=$(( $(feed_count) - $(cat "$WORK/feed_before") ))
+R[quiet_100]=$(tps quiet)
+R[insert_100]=$(tps insert)
+R[insert_entries_100]=$(( $(feed_count) - $(cat "$WORK/feed_before") ))
+R[copy_100]=$(copy_seconds)
+R[selectivity_100]=$(q "SELECT round(100.0 * avg(segments.member_count(id)) / $CUSTOMERS, 1) FROM segments.segment")
 R[ltv_100]=$(q "SELECT count(*) FROM bench_filters WHERE n <= 100 AND filter LIKE '%lifetime_value%'")
 echo "- 100 segments: quiet ${R[quiet_100]} tps, churn ${R[churn_100]} tps (${R[flips_100]} membership changes), insert ${R[insert_100]} tps, COPY ${R[copy_100]} s"
 
 set_segments 1000
-before=$(feed_count)
 R[churn_1000]=$(tps churn)
-R[flips_1000]=$(( $(feed_count) - before ))
+R[flips_1000]=$(( $(feed_count) - $(cat "$WORK/feed_before") ))
 R[quiet_1000]=$(tps quiet)
 R[ltv_1000]=$(q "SELECT count(*) FROM bench_filters WHERE filter LIKE '%lifetime_value%'")
 echo "- 1000 segments: quiet ${R[quiet_1000]} tps, churn ${R[churn_1000]} tps (${R[flips_1000]} membership changes)"
@@ -227,6 +166,7 @@ echo "| quiet UPDATE | ${R[quiet_100]} | ${R[quiet_naive]} | $(ratio ${R[quiet_1
 echo
 echo "## Costs"
 echo
+echo "- the 100 segments hold on average ${R[selectivity_100]}% of the customers; a new customer entered $(echo "scale=1; ${R[insert_entries_100]} / (${R[insert_100]} * $SECONDS_PER_RUN)" | bc -l) of them on average (each entry is a membership row and a feed row)"
 echo "- membership changes per second while churning: $(echo "${R[flips_100]} / $SECONDS_PER_RUN" | bc) with 100 segments, $(echo "${R[flips_1000]} / $SECONDS_PER_RUN" | bc) with 1000"
 echo "- added time per updated row, quiet UPDATE: $(us_per_row ${R[quiet_100]} ${R[quiet_0]}) us with 100 segments (${R[ltv_100]} read lifetime_value), $(us_per_row ${R[quiet_1000]} ${R[quiet_0]}) us with 1000 (${R[ltv_1000]} read it)"
 echo "- evaluation cost per segment per row (quiet UPDATE, each affected segment evaluated on the old and the new row): $(per_eval ${R[quiet_1000]} ${R[quiet_0]} ${R[ltv_1000]}) ns with 1000 segments"

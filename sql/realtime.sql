@@ -191,3 +191,66 @@ SELECT truth_mismatches('rt_customers');
 SELECT count(*) AS feed_before FROM segments.changes \gset
 UPDATE rt_customers SET ltv = ltv + 0.01;
 SELECT count(*) - :feed_before AS feed_rows_written FROM segments.changes;
+
+-- Keys of other types: uuid (netted in C++) and text (netted by SQL), with a user trigger that
+-- changes the row again within the same statement.
+CREATE TABLE rt_devices (id uuid PRIMARY KEY, platform text, note text);
+CREATE TABLE rt_handles (handle text PRIMARY KEY, platform text, note text);
+SELECT segments.create_segment('rt-ios-devices', 'rt_devices', 'platform = ''ios''') > 0 AS created;
+SELECT segments.create_segment('rt-ios-handles', 'rt_handles', 'platform = ''ios''') > 0 AS created;
+INSERT INTO rt_devices SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid,
+  CASE WHEN i % 2 = 0 THEN 'ios' ELSE 'android' END FROM generate_series(1, 20) i;
+INSERT INTO rt_handles SELECT 'h' || i, CASE WHEN i % 2 = 0 THEN 'ios' ELSE 'android' END
+  FROM generate_series(1, 20) i;
+CREATE FUNCTION bounce_platform() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.note = 'bounce' THEN
+    EXECUTE format('UPDATE %s SET platform = %L, note = %L WHERE platform = %L AND note = %L',
+                   TG_RELID::regclass, 'android', 'bounced', 'ios', 'bounce');
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER bounce AFTER UPDATE ON rt_devices FOR EACH ROW EXECUTE FUNCTION bounce_platform();
+CREATE TRIGGER bounce AFTER UPDATE ON rt_handles FOR EACH ROW EXECUTE FUNCTION bounce_platform();
+UPDATE rt_devices SET platform = 'ios', note = 'bounce' WHERE id::text LIKE '%1';
+UPDATE rt_handles SET platform = 'ios', note = 'bounce' WHERE handle LIKE '%1';
+UPDATE rt_devices SET platform = CASE platform WHEN 'ios' THEN 'android' ELSE 'ios' END
+  WHERE id::text LIKE '%3' OR id::text LIKE '%4';
+UPDATE rt_handles SET platform = CASE platform WHEN 'ios' THEN 'android' ELSE 'ios' END
+  WHERE handle LIKE '%3' OR handle LIKE '%4';
+DELETE FROM rt_devices WHERE id::text LIKE '%6';
+DELETE FROM rt_handles WHERE handle LIKE '%6';
+SELECT segments.member_count('rt-ios-devices') AS ios_devices,
+       segments.member_count('rt-ios-handles') AS ios_handles;
+SELECT truth_mismatches('rt_devices') AS device_mismatches,
+       truth_mismatches('rt_handles') AS handle_mismatches;
+SELECT count(*) FILTER (WHERE change = 'entered') AS entered,
+       count(*) FILTER (WHERE change = 'exited') AS exited
+  FROM segments.changes
+ WHERE segment_id IN (segments.segment_id('rt-ios-devices'), segments.segment_id('rt-ios-handles'));
+-- A user trigger that fires before pg_segments' own (names sort first) and changes or deletes
+-- the new rows: the newest version of each row counts.
+CREATE FUNCTION demote() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('UPDATE %s SET platform = %L WHERE note = %L', TG_RELID::regclass,
+                 'android', 'demote');
+  EXECUTE format('DELETE FROM %s WHERE note = %L', TG_RELID::regclass, 'drop');
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER "A_demote" AFTER INSERT ON rt_devices FOR EACH ROW EXECUTE FUNCTION demote();
+CREATE TRIGGER "A_demote" AFTER INSERT ON rt_handles FOR EACH ROW EXECUTE FUNCTION demote();
+INSERT INTO rt_devices VALUES ('00000000-0000-0000-0000-000000000101', 'ios', 'demote'),
+  ('00000000-0000-0000-0000-000000000102', 'ios', 'demote'),
+  ('00000000-0000-0000-0000-000000000103', 'ios', 'drop'),
+  ('00000000-0000-0000-0000-000000000104', 'ios', 'keep');
+INSERT INTO rt_handles VALUES ('h101', 'ios', 'demote'), ('h102', 'ios', 'demote'),
+  ('h103', 'ios', 'drop'), ('h104', 'ios', 'keep');
+SELECT count(*) AS devices_left FROM rt_devices WHERE id::text LIKE '%10_';
+SELECT segments.is_member('rt-ios-devices', '00000000-0000-0000-0000-000000000101') AS demoted,
+       segments.is_member('rt-ios-devices', '00000000-0000-0000-0000-000000000104') AS kept,
+       segments.is_member('rt-ios-handles', 'h102') AS demoted_handle,
+       segments.is_member('rt-ios-handles', 'h103') AS dropped_handle;
+SELECT truth_mismatches('rt_devices') AS device_mismatches,
+       truth_mismatches('rt_handles') AS handle_mismatches;

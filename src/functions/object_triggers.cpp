@@ -30,6 +30,10 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
   TupleDesc desc = RelationGetDescr(data->tg_relation);
   const TriggerEvent event = data->tg_event;
   if (TRIGGER_FIRED_BY_INSERT(event)) {
+    if (pgseg::pg::realtime_row_superseded(data->tg_trigtuple)) {
+      pgseg::pg::realtime_row_resync(data->tg_relation, data->tg_trigtuple, nullptr);
+      return PointerGetDatum(nullptr);
+    }
     pgseg::pg::realtime_row_inserted(data->tg_relation, data->tg_trigtuple);
   } else if (TRIGGER_FIRED_BY_DELETE(event)) {
     bool isnull;
@@ -40,9 +44,15 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
     bool new_null;
     Datum old_key = key_of(info, data->tg_trigtuple, desc, &old_null);
     Datum new_key = key_of(info, data->tg_newtuple, desc, &new_null);
+    if (pgseg::pg::realtime_row_superseded(data->tg_newtuple)) {
+      pgseg::pg::realtime_row_resync(data->tg_relation, data->tg_newtuple,
+                                     old_null ? nullptr : &old_key);
+      return PointerGetDatum(nullptr);
+    }
     Form_pg_attribute attr = TupleDescAttr(desc, info.key_attnum - 1);
-    bool same = !old_null && !new_null &&
-                pg_guard([&] { return datumIsEqual(old_key, new_key, attr->attbyval, attr->attlen); });
+    bool same = !old_null && !new_null && pg_guard([&] {
+      return datumIsEqual(old_key, new_key, attr->attbyval, attr->attlen);
+    });
     if (!same && !old_null && !new_null) pgseg::pg::buffer_moved_key(info, old_key, new_key);
     pgseg::pg::realtime_row_updated(data->tg_relation, data->tg_trigtuple, data->tg_newtuple);
   }

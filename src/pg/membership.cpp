@@ -2,6 +2,9 @@
 // set-wise statements (prepared once per session) that apply them at the end of a statement.
 #include "pg/membership.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <numeric>
 #include <unordered_map>
 #include <vector>
 
@@ -42,9 +45,7 @@ struct Pending {
   std::vector<PendingMove> moved;
   std::vector<PendingChange> changes;
   std::vector<PendingDue> dues;
-  bool empty() const {
-    return deleted.empty() && moved.empty() && changes.empty() && dues.empty();
-  }
+  bool empty() const { return deleted.empty() && moved.empty() && changes.empty() && dues.empty(); }
 };
 
 // Prepared statements of one object, kept for the session.
@@ -54,6 +55,7 @@ struct Plans {
   SPIPlanPtr moved_add = nullptr;
   SPIPlanPtr changes = nullptr;
   SPIPlanPtr dues = nullptr;
+  SPIPlanPtr netted = nullptr;
   SPIPlanPtr truncate = nullptr;
 };
 
@@ -102,8 +104,8 @@ void discard_from(std::vector<Item>& items, SubTransactionId subtransaction) {
 }
 
 // Changes buffered inside an aborted subtransaction never happened.
-void on_subtransaction_event(SubXactEvent event, SubTransactionId subtransaction,
-                             SubTransactionId, void*) {
+void on_subtransaction_event(SubXactEvent event, SubTransactionId subtransaction, SubTransactionId,
+                             void*) {
   if (event != SUBXACT_EVENT_ABORT_SUB) return;
   for (auto& item : state().pending) {
     discard_from(item.second.deleted, subtransaction);
@@ -118,9 +120,8 @@ Datum keep_key(const ObjectInfo& info, Datum key) {
   State& s = state();
   return pg_guard([&] {
     if (s.pending_memory == nullptr) {
-      s.pending_memory =
-          AllocSetContextCreate(TopTransactionContext, "pg_segments pending membership changes",
-                                ALLOCSET_DEFAULT_SIZES);
+      s.pending_memory = AllocSetContextCreate(
+          TopTransactionContext, "pg_segments pending membership changes", ALLOCSET_DEFAULT_SIZES);
     }
     MemoryContext old = MemoryContextSwitchTo(s.pending_memory);
     Datum copy = datumCopy(key, info.key_by_value, info.key_length);
@@ -140,8 +141,8 @@ ObjectInfo load_object_info(Oid relid) {
     Oid key_type;
   };
   // The registry is read as its owner: writers of an object have no grant on it.
-  Oid registry = pg_guard(
-      [] { return get_relname_relid("object", get_namespace_oid("segments", false)); });
+  Oid registry =
+      pg_guard([] { return get_relname_relid("object", get_namespace_oid("segments", false)); });
   if (!OidIsValid(registry)) return info;
   Raw raw = as_role(relation_owner(registry), [&] {
     return pg_guard([&] {
@@ -217,7 +218,7 @@ ObjectInfo load_object_info(Oid relid) {
 
 void free_plans(Plans& plans) {
   for (SPIPlanPtr* plan : {&plans.deleted, &plans.moved_remove, &plans.moved_add, &plans.changes,
-                           &plans.dues, &plans.truncate}) {
+                           &plans.dues, &plans.netted, &plans.truncate}) {
     if (*plan != nullptr) {
       SPIPlanPtr doomed = *plan;
       *plan = nullptr;
@@ -244,9 +245,8 @@ Datum key_array(const ObjectInfo& info, const std::vector<Datum>& keys) {
   return pg_guard([&] {
     auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
     for (std::size_t i = 0; i < keys.size(); ++i) elements[i] = keys[i];
-    return PointerGetDatum(construct_array(elements, static_cast<int>(keys.size()),
-                                           info.key_type, info.key_length, info.key_by_value,
-                                           info.key_align));
+    return PointerGetDatum(construct_array(elements, static_cast<int>(keys.size()), info.key_type,
+                                           info.key_length, info.key_by_value, info.key_align));
   });
 }
 
@@ -264,7 +264,10 @@ std::vector<Datum> run_plan(const ObjectInfo& info, SPIPlanPtr* plan, const std:
     as_role(info.writer, [&] {
       return pg_guard([&] {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-        SPIPlanPtr prepared = SPI_prepare(sql.c_str(), nargs, types);
+        // A generic plan: replanning for every row's handful of changes would cost more than
+        // writing them, and the plans (index lookups per key) suit any number of keys.
+        SPIPlanPtr prepared =
+            SPI_prepare_cursor(sql.c_str(), nargs, types, CURSOR_OPT_GENERIC_PLAN);
         if (prepared == nullptr) {
           elog(ERROR, "pg_segments: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
         }
@@ -275,31 +278,36 @@ std::vector<Datum> run_plan(const ObjectInfo& info, SPIPlanPtr* plan, const std:
       });
     });
   }
-  PlanResult result = as_role(info.writer, [&] {
-    return pg_guard([&] {
-      PlanResult r{nullptr, 0};
-      MemoryContext caller = CurrentMemoryContext;
-      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-      int rc = SPI_execute_plan(*plan, values, nulls, false, 0);
-      if (rc < 0) elog(ERROR, "pg_segments: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-      if (SPI_tuptable != nullptr && SPI_processed > 0) {
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        r.count = desc->natts;
-        r.values = static_cast<Datum*>(MemoryContextAllocZero(caller, sizeof(Datum) * (desc->natts + 1)));
-        for (int i = 0; i < desc->natts; ++i) {
-          bool isnull;
-          Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
-          if (isnull) continue;
-          Form_pg_attribute attr = TupleDescAttr(desc, i);
-          MemoryContext old = MemoryContextSwitchTo(caller);
-          r.values[i] = datumCopy(d, attr->attbyval, attr->attlen);
-          MemoryContextSwitchTo(old);
-        }
-      }
-      SPI_finish();
-      return r;
-    });
-  }, false);
+  PlanResult result = as_role(
+      info.writer,
+      [&] {
+        return pg_guard([&] {
+          PlanResult r{nullptr, 0};
+          MemoryContext caller = CurrentMemoryContext;
+          if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+          int rc = SPI_execute_plan(*plan, values, nulls, false, 0);
+          if (rc < 0)
+            elog(ERROR, "pg_segments: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+          if (SPI_tuptable != nullptr && SPI_processed > 0) {
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            r.count = desc->natts;
+            r.values = static_cast<Datum*>(
+                MemoryContextAllocZero(caller, sizeof(Datum) * (desc->natts + 1)));
+            for (int i = 0; i < desc->natts; ++i) {
+              bool isnull;
+              Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
+              if (isnull) continue;
+              Form_pg_attribute attr = TupleDescAttr(desc, i);
+              MemoryContext old = MemoryContextSwitchTo(caller);
+              r.values[i] = datumCopy(d, attr->attbyval, attr->attlen);
+              MemoryContextSwitchTo(old);
+            }
+          }
+          SPI_finish();
+          return r;
+        });
+      },
+      false);
   return std::vector<Datum>(result.values, result.values + result.count);
 }
 
@@ -312,8 +320,8 @@ void flush_deleted(CachedObject& object, const std::vector<Datum>& keys) {
   std::string sql = "WITH gone AS (DELETE FROM " + info.membership_sql + " m WHERE m.member " +
                     info.key_equals +
                     " ANY ($1) RETURNING m.segment_id, m.member), "
-                    "unscheduled AS (DELETE FROM " + info.rechecks_sql + " r WHERE r.member " +
-                    info.key_equals +
+                    "unscheduled AS (DELETE FROM " +
+                    info.rechecks_sql + " r WHERE r.member " + info.key_equals +
                     " ANY ($1)), "
                     "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
                     "SELECT segment_id, member::pg_catalog.text, 'exited' FROM gone "
@@ -332,11 +340,11 @@ void flush_moved(CachedObject& object, const std::vector<Datum>& old_keys,
   std::string remove_sql =
       "WITH moves AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) "
       "AS d(old_key, new_key)), "
-      "gone AS (DELETE FROM " + info.membership_sql + " m USING moves WHERE m.member " +
-      info.key_equals +
+      "gone AS (DELETE FROM " +
+      info.membership_sql + " m USING moves WHERE m.member " + info.key_equals +
       " moves.old_key RETURNING m.segment_id, moves.old_key, moves.new_key, m.entered_at), "
-      "unscheduled AS (DELETE FROM " + info.rechecks_sql + " r USING moves WHERE r.member " +
-      info.key_equals +
+      "unscheduled AS (DELETE FROM " +
+      info.rechecks_sql + " r USING moves WHERE r.member " + info.key_equals +
       " moves.old_key), "
       "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
       "SELECT segment_id, old_key::pg_catalog.text, 'exited' FROM gone) "
@@ -344,7 +352,8 @@ void flush_moved(CachedObject& object, const std::vector<Datum>& old_keys,
       "pg_catalog.array_agg(entered_at) FROM gone";
   Oid types[3] = {info.key_array_type, info.key_array_type, InvalidOid};
   Datum values[3] = {key_array(info, old_keys), key_array(info, new_keys), Datum(0)};
-  std::vector<Datum> moved = run_plan(info, &object.plans.moved_remove, remove_sql, 2, types, values);
+  std::vector<Datum> moved =
+      run_plan(info, &object.plans.moved_remove, remove_sql, 2, types, values);
   if (moved.empty() || moved[0] == Datum(0)) return;  // no memberships held by the old keys
   std::string add_sql =
       "WITH added AS (INSERT INTO " + info.membership_sql +
@@ -374,10 +383,14 @@ void flush_changes(CachedObject& object, const std::vector<PendingChange>& chang
       "(pg_catalog.array_agg(entering ORDER BY ord DESC))[1] AS entering FROM c "
       "GROUP BY segment_id, member HAVING (pg_catalog.array_agg(entering ORDER BY ord))[1] = "
       "(pg_catalog.array_agg(entering ORDER BY ord DESC))[1]), "
-      "removed AS (DELETE FROM " + info.membership_sql + " m USING net WHERE NOT net.entering "
-      "AND m.segment_id = net.segment_id AND m.member " + info.key_equals +
+      "removed AS (DELETE FROM " +
+      info.membership_sql +
+      " m USING net WHERE NOT net.entering "
+      "AND m.segment_id = net.segment_id AND m.member " +
+      info.key_equals +
       " net.member RETURNING m.segment_id, m.member), "
-      "added AS (INSERT INTO " + info.membership_sql +
+      "added AS (INSERT INTO " +
+      info.membership_sql +
       " (segment_id, member) SELECT segment_id, member FROM net WHERE entering "
       "ON CONFLICT DO NOTHING RETURNING segment_id, member), "
       "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
@@ -411,11 +424,17 @@ void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues) {
       "WITH d AS (SELECT DISTINCT ON (member) member, due_at FROM ROWS FROM "
       "(pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS d(member, due_at, ord) "
       "ORDER BY member, ord DESC), "
-      "unscheduled AS (DELETE FROM " + info.rechecks_sql + " r USING d WHERE d.due_at IS NULL "
-      "AND r.member " + info.key_equals + " d.member) "
-      "INSERT INTO " + info.rechecks_sql +
-      " (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
-      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at";
+      "unscheduled AS (DELETE FROM " +
+      info.rechecks_sql +
+      " r USING d WHERE d.due_at IS NULL "
+      "AND r.member " +
+      info.key_equals +
+      " d.member) "
+      "INSERT INTO " +
+      info.rechecks_sql +
+      " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
+      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at "
+      "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at";
   Datum arrays[2] = {Datum(0), Datum(0)};
   pg_guard([&] {
     const int n = static_cast<int>(dues.size());
@@ -432,16 +451,176 @@ void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues) {
     }
     arrays[0] = PointerGetDatum(construct_array(keys, n, info.key_type, info.key_length,
                                                 info.key_by_value, info.key_align));
-    arrays[1] = PointerGetDatum(construct_md_array(times, nulls, 1, dims, lower, TIMESTAMPTZOID,
-                                                   8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    arrays[1] = PointerGetDatum(construct_md_array(times, nulls, 1, dims, lower, TIMESTAMPTZOID, 8,
+                                                   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
   });
   Oid types[2] = {info.key_array_type, TIMESTAMPTZARRAYOID};
   run_plan(info, &object.plans.dues, sql, 2, types, arrays);
 }
 
+// Key types whose equality is their bytes' equality and whose order C++ can reproduce; for
+// these the net effect of a flush is computed here and applied by one simple statement.
+enum class KeyOrder { kNone, kInt2, kInt4, kInt8, kBytes16 };
+
+KeyOrder key_order(const ObjectInfo& info) {
+  switch (info.key_type) {
+    case INT2OID:
+      return KeyOrder::kInt2;
+    case INT4OID:
+      return KeyOrder::kInt4;
+    case INT8OID:
+      return KeyOrder::kInt8;
+    case UUIDOID:
+      return KeyOrder::kBytes16;
+    default:
+      return KeyOrder::kNone;
+  }
+}
+
+int compare_keys(KeyOrder order, Datum a, Datum b) {
+  switch (order) {
+    case KeyOrder::kInt2: {
+      int16 x = DatumGetInt16(a), y = DatumGetInt16(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case KeyOrder::kInt4: {
+      int32 x = DatumGetInt32(a), y = DatumGetInt32(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case KeyOrder::kInt8: {
+      int64 x = DatumGetInt64(a), y = DatumGetInt64(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case KeyOrder::kBytes16:
+      return std::memcmp(DatumGetPointer(a), DatumGetPointer(b), 16);
+    case KeyOrder::kNone:
+      break;
+  }
+  return 0;
+}
+
+// Entries, exits and recheck times reduced to their net effect, in (segment, key) order so
+// that the membership index is written in order.
+struct Netted {
+  std::vector<Datum> exit_segments, exit_keys, enter_segments, enter_keys, due_keys, due_times;
+  std::vector<bool> due_nulls;
+};
+
+Netted net_effect(KeyOrder order, const std::vector<PendingChange>& changes,
+                  const std::vector<PendingDue>& dues) {
+  Netted net;
+  std::vector<std::size_t> index(changes.size());
+  std::iota(index.begin(), index.end(), 0);
+  std::stable_sort(index.begin(), index.end(), [&](std::size_t a, std::size_t b) {
+    const PendingChange& x = changes[a];
+    const PendingChange& y = changes[b];
+    if (x.segment != y.segment) return x.segment < y.segment;
+    return compare_keys(order, x.key, y.key) < 0;
+  });
+  for (std::size_t i = 0; i < index.size();) {
+    std::size_t j = i + 1;
+    const PendingChange& first = changes[index[i]];
+    while (j < index.size() && changes[index[j]].segment == first.segment &&
+           compare_keys(order, changes[index[j]].key, first.key) == 0) {
+      ++j;
+    }
+    const PendingChange& last = changes[index[j - 1]];
+    // Entering then leaving (or the reverse) within one flush leaves membership as it was.
+    if (first.entering == last.entering) {
+      (last.entering ? net.enter_segments : net.exit_segments)
+          .push_back(Int64GetDatum(last.segment));
+      (last.entering ? net.enter_keys : net.exit_keys).push_back(last.key);
+    }
+    i = j;
+  }
+  index.resize(dues.size());
+  std::iota(index.begin(), index.end(), 0);
+  std::stable_sort(index.begin(), index.end(), [&](std::size_t a, std::size_t b) {
+    return compare_keys(order, dues[a].key, dues[b].key) < 0;
+  });
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    // The last time buffered for a key wins.
+    if (i + 1 < index.size() &&
+        compare_keys(order, dues[index[i]].key, dues[index[i + 1]].key) == 0) {
+      continue;
+    }
+    const PendingDue& due = dues[index[i]];
+    net.due_keys.push_back(due.key);
+    net.due_times.push_back(TimestampTzGetDatum(due.due));
+    net.due_nulls.push_back(!due.has_due);
+  }
+  return net;
+}
+
+// Realtime changes and recheck times of keys with a C++ order, in one statement.
+void flush_netted(CachedObject& object, const Netted& net) {
+  const ObjectInfo& info = object.info;
+  std::string sql =
+      "WITH removed AS (DELETE FROM " + info.membership_sql +
+      " m USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(segment_id, member) "
+      "WHERE m.segment_id = x.segment_id AND m.member " +
+      info.key_equals +
+      " x.member RETURNING m.segment_id, m.member), "
+      "added AS (INSERT INTO " +
+      info.membership_sql +
+      " (segment_id, member) SELECT * FROM ROWS FROM (pg_catalog.unnest($3), "
+      "pg_catalog.unnest($4)) ON CONFLICT DO NOTHING RETURNING segment_id, member), "
+      "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
+      "SELECT segment_id, member::pg_catalog.text, 'exited' FROM removed UNION ALL "
+      "SELECT segment_id, member::pg_catalog.text, 'entered' FROM added RETURNING segment_id), "
+      "d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) "
+      "AS d(member, due_at)), "
+      "unscheduled AS (DELETE FROM " +
+      info.rechecks_sql +
+      " r USING d WHERE d.due_at IS NULL "
+      "AND r.member " +
+      info.key_equals +
+      " d.member), "
+      "scheduled AS (INSERT INTO " +
+      info.rechecks_sql +
+      " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
+      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at "
+      "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at)" +
+      std::string(kNotify);
+  Datum arrays[6];
+  pg_guard([&] {
+    auto build = [&](const std::vector<Datum>& items, Oid type, int16 length, bool by_value,
+                     char align) {
+      auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
+      for (std::size_t i = 0; i < items.size(); ++i) elements[i] = items[i];
+      return PointerGetDatum(
+          construct_array(elements, static_cast<int>(items.size()), type, length, by_value, align));
+    };
+    arrays[0] = build(net.exit_segments, INT8OID, 8, true, TYPALIGN_DOUBLE);
+    arrays[1] =
+        build(net.exit_keys, info.key_type, info.key_length, info.key_by_value, info.key_align);
+    arrays[2] = build(net.enter_segments, INT8OID, 8, true, TYPALIGN_DOUBLE);
+    arrays[3] =
+        build(net.enter_keys, info.key_type, info.key_length, info.key_by_value, info.key_align);
+    arrays[4] =
+        build(net.due_keys, info.key_type, info.key_length, info.key_by_value, info.key_align);
+    const int n = static_cast<int>(net.due_times.size());
+    auto* times = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    auto* nulls = static_cast<bool*>(palloc(sizeof(bool) * (n + 1)));
+    for (int i = 0; i < n; ++i) {
+      times[i] = net.due_times[static_cast<std::size_t>(i)];
+      nulls[i] = net.due_nulls[static_cast<std::size_t>(i)];
+    }
+    int dims[1] = {n};
+    int lower[1] = {1};
+    arrays[5] = PointerGetDatum(construct_md_array(times, nulls, 1, dims, lower, TIMESTAMPTZOID, 8,
+                                                   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+  Oid types[6] = {INT8ARRAYOID,        info.key_array_type, INT8ARRAYOID,
+                  info.key_array_type, info.key_array_type, TIMESTAMPTZARRAYOID};
+  run_plan(info, &object.plans.netted, sql, 6, types, arrays);
+}
+
 }  // namespace
 
-const ObjectInfo& object_info(Oid relid) { return cached_object(relid).info; }
+const ObjectInfo& object_info(Oid relid) {
+  return cached_object(relid).info;
+}
 
 void buffer_deleted_key(const ObjectInfo& info, Datum key) {
   Datum kept = keep_key(info, key);
@@ -490,6 +669,15 @@ void flush_object(Oid relid) {
     }
     flush_moved(object, old_keys, new_keys);
   }
+  if (pending.changes.empty() && pending.dues.empty()) return;
+  const KeyOrder order = key_order(object.info);
+  if (order != KeyOrder::kNone) {
+    Netted net = net_effect(order, pending.changes, pending.dues);
+    if (!net.exit_keys.empty() || !net.enter_keys.empty() || !net.due_keys.empty()) {
+      flush_netted(object, net);
+    }
+    return;
+  }
   if (!pending.changes.empty()) flush_changes(object, pending.changes);
   if (!pending.dues.empty()) flush_dues(object, pending.dues);
 }
@@ -501,7 +689,9 @@ void truncate_object_membership(Oid relid) {
   const ObjectInfo& info = object.info;
   std::string sql = "WITH gone AS (DELETE FROM " + info.membership_sql +
                     " RETURNING segment_id, member), "
-                    "unscheduled AS (DELETE FROM " + info.rechecks_sql + "), "
+                    "unscheduled AS (DELETE FROM " +
+                    info.rechecks_sql +
+                    "), "
                     "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
                     "SELECT segment_id, member::pg_catalog.text, 'exited' FROM gone "
                     "RETURNING segment_id)" +

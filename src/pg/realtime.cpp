@@ -60,7 +60,9 @@ void on_relcache_invalidation(Datum, Oid relid) {
   }
 }
 
-Environment current_environment() { return Environment{session_timezone, DateStyle, DateOrder}; }
+Environment current_environment() {
+  return Environment{session_timezone, DateStyle, DateOrder};
+}
 
 struct Definition {
   std::int64_t id;
@@ -73,8 +75,8 @@ std::vector<Definition> load_definitions(Oid relid) {
     int64* ids;
     char** filters;
   };
-  Oid catalog = pg_guard(
-      [] { return get_relname_relid("segment", get_namespace_oid("segments", false)); });
+  Oid catalog =
+      pg_guard([] { return get_relname_relid("segment", get_namespace_oid("segments", false)); });
   if (!OidIsValid(catalog)) return {};
   Raw raw = as_role(relation_owner(catalog), [&] {
     return pg_guard([&] {
@@ -210,15 +212,17 @@ void deform(HeapTuple tuple, TupleDesc desc, std::vector<Datum>& values, bool* n
   pg_guard([&] { heap_deform_tuple(tuple, desc, values.data(), nulls); });
 }
 
-bool is_member(Tri answer) { return answer == Tri::kTrue; }
+bool is_member(Tri answer) {
+  return answer == Tri::kTrue;
+}
 
 void earliest(std::optional<TimestampTz>& due, std::optional<TimestampTz> candidate) {
   if (candidate && (!due || *candidate < *due)) due = candidate;
 }
 
 // Next recheck time of a deformed row over every relative-time segment.
-std::optional<TimestampTz> row_due(ObjectSegments& object, const Datum* values,
-                                   const bool* nulls, int natts) {
+std::optional<TimestampTz> row_due(ObjectSegments& object, const Datum* values, const bool* nulls,
+                                   int natts) {
   std::optional<TimestampTz> due;
   for (int index : object.time_segments) {
     RowEvaluator& evaluator = *object.segments[static_cast<std::size_t>(index)].compiled->evaluator;
@@ -276,8 +280,8 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       if (!changed && !object.old_nulls[i]) {
         Form_pg_attribute attr = TupleDescAttr(desc, attnum - 1);
         // Byte comparison, which never raises (an unchanged toasted value keeps its pointer).
-        changed = !datumIsEqual(object.old_values[i], object.new_values[i], attr->attbyval,
-                                attr->attlen);
+        changed =
+            !datumIsEqual(object.old_values[i], object.new_values[i], attr->attbyval, attr->attlen);
       }
       if (!changed) continue;
       for (int index : object.by_attnum[static_cast<std::size_t>(attnum)]) {
@@ -288,9 +292,9 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     }
     const std::size_t key_index = static_cast<std::size_t>(info.key_attnum - 1);
     Form_pg_attribute key_attr = TupleDescAttr(desc, info.key_attnum - 1);
-    const bool key_changed = !datumIsEqual(object.old_values[key_index],
-                                           object.new_values[key_index], key_attr->attbyval,
-                                           key_attr->attlen);
+    const bool key_changed =
+        !datumIsEqual(object.old_values[key_index], object.new_values[key_index],
+                      key_attr->attbyval, key_attr->attlen);
     if (!any_marked && !key_changed) return;
     const Datum key = object.new_values[key_index];
     for (std::size_t index = 0; index < object.segments.size(); ++index) {
@@ -298,8 +302,8 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       ++state().evaluations;
       RealtimeSegment& segment = object.segments[index];
       RowEvaluator& evaluator = *segment.compiled->evaluator;
-      const bool was = is_member(
-          evaluator.eval_values(object.old_values.data(), object.old_nulls.get(), natts));
+      const bool was =
+          is_member(evaluator.eval_values(object.old_values.data(), object.old_nulls.get(), natts));
       const bool is =
           is_member(evaluator.eval_values(object.new_values.data(), object.new_nulls.get(), natts));
       if (was != is) buffer_change(info, segment.id, key, is);
@@ -318,6 +322,73 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
   });
 }
 
+bool realtime_row_superseded(HeapTuple tuple) {
+  HeapTupleHeader header = tuple->t_data;
+  if ((header->t_infomask & HEAP_XMAX_INVALID) != 0) return false;
+  if (HEAP_XMAX_IS_LOCKED_ONLY(header->t_infomask)) return false;
+  return pg_guard([&] {
+    TransactionId updater = HeapTupleHeaderGetUpdateXid(header);
+    return TransactionIdIsValid(updater) && TransactionIdIsCurrentTransactionId(updater);
+  });
+}
+
+void realtime_row_resync(Relation relation, HeapTuple tuple, const Datum* old_key) {
+  const Oid relid = RelationGetRelid(relation);
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return;
+  // Earlier events first, in the order they happened.
+  flush_object(relid);
+  ObjectSegments& object = object_segments(relid);
+  TupleDesc desc = RelationGetDescr(relation);
+  // The newest version this transaction can see, following the update chain.
+  HeapTuple latest = pg_guard([&] {
+    HeapTuple found = nullptr;
+    ItemPointerData tid = tuple->t_self;
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    TableScanDesc scan = table_beginscan_tid(relation, snapshot);
+    table_tuple_get_latest_tid(scan, &tid);
+    table_endscan(scan);
+    TupleTableSlot* slot = table_slot_create(relation, nullptr);
+    if (table_tuple_fetch_row_version(relation, &tid, snapshot, slot)) {
+      found = ExecCopySlotHeapTuple(slot);
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    UnregisterSnapshot(snapshot);
+    return found;
+  });
+  const std::size_t key_index = static_cast<std::size_t>(info.key_attnum - 1);
+  Form_pg_attribute key_attr = TupleDescAttr(desc, info.key_attnum - 1);
+  if (latest == nullptr) {
+    // Deleted since: its memberships end (its delete event says so too; both are harmless).
+    if (old_key != nullptr) buffer_deleted_key(info, *old_key);
+    flush_object(relid);
+    return;
+  }
+  in_row_memory([&] {
+    deform(latest, desc, object.new_values, object.new_nulls.get());
+    if (object.new_nulls[key_index]) return;
+    const Datum key = object.new_values[key_index];
+    if (old_key != nullptr && !pg_guard([&] {
+          return datumIsEqual(*old_key, key, key_attr->attbyval, key_attr->attlen);
+        })) {
+      buffer_moved_key(info, *old_key, key);
+    }
+    // Every realtime segment's answer for the newest version; writing an answer that is
+    // already stored changes nothing.
+    std::optional<TimestampTz> due;
+    for (RealtimeSegment& segment : object.segments) {
+      ++state().evaluations;
+      RowEvaluator& evaluator = *segment.compiled->evaluator;
+      const bool is = is_member(
+          evaluator.eval_values(object.new_values.data(), object.new_nulls.get(), desc->natts));
+      buffer_change(info, segment.id, key, is);
+      if (segment.time_relative) earliest(due, evaluator.next_due());
+    }
+    if (!object.time_segments.empty()) buffer_due(info, key, due);
+  });
+  flush_object(relid);
+}
+
 namespace {
 
 // Rows of relid read whole (as the relation's own row type, dropped columns included) and
@@ -331,7 +402,8 @@ Datum text_array(const std::vector<std::string>& items) {
   return pg_guard([&] {
     auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
     for (std::size_t i = 0; i < items.size(); ++i) {
-      elements[i] = PointerGetDatum(cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
+      elements[i] = PointerGetDatum(
+          cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
     }
     return PointerGetDatum(construct_array(elements, static_cast<int>(items.size()), TEXTOID, -1,
                                            false, TYPALIGN_INT));
@@ -376,7 +448,8 @@ std::int64_t merge_rechecks(Oid relid, std::int64_t segment_id) {
                               int natts = RelationGetNumberOfAttributes(rel);
                               relation_close(rel, NoLock);
                               return natts;
-                            })) + 1;
+                            })) +
+                            1;
   scratch->new_values.resize(slots);
   scratch->new_nulls = std::make_unique<bool[]>(slots);
   ObjectSegments& object = *scratch;
@@ -453,8 +526,7 @@ std::int64_t merge_rechecks(Oid relid, std::int64_t segment_id) {
     });
     Oid types[2] = {TEXTARRAYOID, TIMESTAMPTZARRAYOID};
     Datum values[2] = {text_array(part_keys), times};
-    run_sql("INSERT INTO " + info.rechecks_sql +
-                " AS r (member, due_at) SELECT k::" +
+    run_sql("INSERT INTO " + info.rechecks_sql + " AS r (member, due_at) SELECT k::" +
                 pg_guard([&] { return format_type_be_qualified(info.key_type); }) +
                 ", d FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS n(k, d) "
                 "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at "
@@ -488,12 +560,14 @@ std::int64_t recheck_due_rows(Oid relid, int limit) {
   const std::string query =
       "WITH due AS (SELECT r.member FROM " + info.rechecks_sql +
       " r WHERE r.due_at <= pg_catalog.now() ORDER BY r.due_at LIMIT $1), "
-      "locked AS (SELECT o FROM " + info.object_sql + " o WHERE o." + info.key_column_sql + " " +
-      info.key_equals + " ANY (SELECT member FROM due) FOR UPDATE OF o SKIP LOCKED) "
+      "locked AS (SELECT o FROM " +
+      info.object_sql + " o WHERE o." + info.key_column_sql + " " + info.key_equals +
+      " ANY (SELECT member FROM due) FOR UPDATE OF o SKIP LOCKED) "
       "SELECT (SELECT pg_catalog.array_agg(l.o) FROM locked l), "
       "(SELECT pg_catalog.array_agg(m.segment_id::pg_catalog.text OPERATOR(pg_catalog.||) '|' "
-      "OPERATOR(pg_catalog.||) m.member::pg_catalog.text) FROM " + info.membership_sql +
-      " m WHERE m.member " + info.key_equals + " ANY (SELECT member FROM due) "
+      "OPERATOR(pg_catalog.||) m.member::pg_catalog.text) FROM " +
+      info.membership_sql + " m WHERE m.member " + info.key_equals +
+      " ANY (SELECT member FROM due) "
       "AND m.segment_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2))";
   Oid types[2] = {INT4OID, TEXTARRAYOID};
   Datum values[2] = {Int32GetDatum(limit), text_array(segment_ids)};
@@ -513,7 +587,8 @@ std::int64_t recheck_due_rows(Oid relid, int limit) {
     bool by_value;
     char align;
     get_typlenbyvalalign(ARR_ELEMTYPE(array), &length, &by_value, &align);
-    deconstruct_array(array, ARR_ELEMTYPE(array), length, by_value, align, &r.rows, &nulls, &r.count);
+    deconstruct_array(array, ARR_ELEMTYPE(array), length, by_value, align, &r.rows, &nulls,
+                      &r.count);
     if (result[1] != Datum(0)) {
       Datum* items;
       bool* item_nulls;
@@ -540,8 +615,8 @@ std::int64_t recheck_due_rows(Oid relid, int limit) {
         for (int index : object.time_segments) {
           RealtimeSegment& segment = object.segments[static_cast<std::size_t>(index)];
           RowEvaluator& evaluator = *segment.compiled->evaluator;
-          const bool is = is_member(evaluator.eval_values(object.new_values.data(),
-                                                          object.new_nulls.get(), desc->natts));
+          const bool is = is_member(
+              evaluator.eval_values(object.new_values.data(), object.new_nulls.get(), desc->natts));
           const bool was = stored.count(std::to_string(segment.id) + "|" + key_text) != 0;
           if (was != is) buffer_change(info, segment.id, key, is);
           earliest(due, evaluator.next_due());
@@ -554,8 +629,12 @@ std::int64_t recheck_due_rows(Oid relid, int limit) {
   return rows.count;
 }
 
-std::int64_t realtime_evaluations() { return state().evaluations; }
+std::int64_t realtime_evaluations() {
+  return state().evaluations;
+}
 
-void register_realtime_callbacks() { CacheRegisterRelcacheCallback(on_relcache_invalidation, 0); }
+void register_realtime_callbacks() {
+  CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+}
 
 }  // namespace pgseg::pg

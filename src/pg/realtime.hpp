@@ -12,6 +12,14 @@ namespace pgseg::pg {
 void realtime_row_inserted(Relation relation, HeapTuple tuple);
 void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);
 
+// Whether this transaction changed or deleted the row again after this version (a statement
+// run by another trigger before this row's event fired). Such an event's tuples are stale.
+bool realtime_row_superseded(HeapTuple tuple);
+// Brings the row's memberships to the truth of its newest version instead: everything buffered
+// is written first, then every realtime segment's answer for the newest version (and the move
+// of memberships from old_key, when given, to the newest key). Used for superseded events.
+void realtime_row_resync(Relation relation, HeapTuple tuple, const Datum* old_key);
+
 // Merges the recheck times of one realtime segment (just created, activated or altered) into
 // those of relid: the earlier time wins. Times of segments that are gone are left in place: a
 // row rechecked early is simply evaluated again and gets its real next time. Returns the
