@@ -142,6 +142,7 @@ CREATE TABLE segments.segment (
   last_refresh_at timestamptz,
   last_refresh_duration interval,
   next_run_at timestamptz,
+  auto_disabled_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   last_used_at timestamptz,
@@ -194,6 +195,28 @@ CREATE TABLE segments.history (
 );
 COMMENT ON TABLE segments.history IS 'Member count of each segment at each refresh';
 
+-- Tables whose inserted rows are events (segments.declare_events).
+CREATE TABLE segments.event_source (
+  events regclass PRIMARY KEY,
+  member_column name NOT NULL,
+  type_column name NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE segments.event_source IS
+  'Events tables: an inserted row of a type a scheduled segment lists in update_on_events '
+  'makes that segment due';
+
+-- Scheduled segments with events since their last refresh: at most one row per segment and
+-- event transaction (no unique key, so that event writers never wait for each other or for a
+-- refresh); a refresh removes the rows it has seen before computing.
+CREATE TABLE segments.event_marks (
+  segment_id bigint NOT NULL,
+  marked_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX event_marks_segment_idx ON segments.event_marks (segment_id);
+COMMENT ON TABLE segments.event_marks IS
+  'Scheduled segments made due by events, until the next refresh_due()';
+
 -- pg_dump keeps definitions, the feed and history (membership relations are ordinary tables).
 SELECT pg_catalog.pg_extension_config_dump('segments.segment', '');
 SELECT pg_catalog.pg_extension_config_dump('segments.segment_id_seq', '');
@@ -201,6 +224,8 @@ SELECT pg_catalog.pg_extension_config_dump('segments.object', '');
 SELECT pg_catalog.pg_extension_config_dump('segments.changes', '');
 SELECT pg_catalog.pg_extension_config_dump('segments.changes_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('segments.history', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.event_source', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.event_marks', '');
 
 -------------------------------------------------------------------------------
 -- Internal helpers in C
@@ -220,6 +245,13 @@ CREATE FUNCTION segments._invalidate(object regclass) RETURNS void
   AS 'MODULE_PATHNAME', 'pgseg_invalidate' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION segments._note_use(segment bigint) RETURNS void
   AS 'MODULE_PATHNAME', 'pgseg_note_use' LANGUAGE C VOLATILE STRICT;
+
+-- Schedules: the first run strictly after `after` (NULL schedule: NULL), in the time zone (the
+-- session's when NULL); raises for an invalid schedule or time zone.
+CREATE FUNCTION segments._next_run(schedule text, timezone text, after timestamptz)
+  RETURNS timestamptz AS 'MODULE_PATHNAME', 'pgseg_next_run' LANGUAGE C STABLE;
+CREATE FUNCTION segments._check_time_zone(name text) RETURNS void
+  AS 'MODULE_PATHNAME', 'pgseg_check_time_zone' LANGUAGE C STABLE STRICT;
 
 CREATE FUNCTION segments._is_time_relative(filter segments.segment_filter) RETURNS boolean
   AS 'MODULE_PATHNAME', 'pgseg_is_time_relative' LANGUAGE C IMMUTABLE STRICT;
@@ -679,12 +711,37 @@ BEGIN
   IF d.kind <> 'static' AND d.filter IS NULL THEN
     RAISE EXCEPTION 'a % segment needs a filter', d.kind USING ERRCODE = 'not_null_violation';
   END IF;
+  d.schedule := NULLIF(btrim(d.schedule), '');
+  d.timezone := NULLIF(btrim(d.timezone), '');
+  d.update_on_events := NULLIF(ARRAY(SELECT DISTINCT e FROM unnest(d.update_on_events) AS e
+                                      WHERE NULLIF(btrim(e), '') IS NOT NULL ORDER BY e), '{}');
   IF d.kind <> 'scheduled' AND (d.schedule IS NOT NULL OR d.update_on_events IS NOT NULL) THEN
     RAISE EXCEPTION 'only scheduled segments have a schedule or update_on_events'
-      USING ERRCODE = 'invalid_parameter_value';
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Create the segment with kind => ''scheduled''.';
   END IF;
   IF d.timezone IS NOT NULL THEN
-    PERFORM now() AT TIME ZONE d.timezone;  -- raises for an unknown time zone
+    PERFORM segments._check_time_zone(d.timezone);
+  END IF;
+  -- schedule: checked when saved; its next run is a column, computed in the segment's zone.
+  -- A changed schedule turns an auto-disabled one back on.
+  IF is_insert THEN
+    d.auto_disabled_at := NULL;
+  ELSIF (d.schedule, d.timezone, d.update_on_events, d.auto_disable_after)
+        IS DISTINCT FROM (previous.schedule, previous.timezone, previous.update_on_events,
+                          previous.auto_disable_after) THEN
+    IF d.auto_disabled_at IS NOT NULL THEN
+      d.status_detail := NULL;
+    END IF;
+    d.auto_disabled_at := NULL;
+  END IF;
+  IF d.kind = 'scheduled' AND d.schedule IS NOT NULL AND d.active AND d.auto_disabled_at IS NULL THEN
+    IF is_insert OR previous.next_run_at IS NULL
+       OR (d.schedule, d.timezone) IS DISTINCT FROM (previous.schedule, previous.timezone) THEN
+      d.next_run_at := segments._next_run(d.schedule, d.timezone, now());
+    END IF;
+  ELSE
+    d.next_run_at := NULL;
   END IF;
 
   -- the object: a table with a one-column primary key the owner may read. A segment belongs to
@@ -827,6 +884,7 @@ BEGIN
     PERFORM segments._clear_membership(OLD.id, OLD.object);
   END IF;
   DELETE FROM segments.history h WHERE h.segment_id = OLD.id;
+  DELETE FROM segments.event_marks m WHERE m.segment_id = OLD.id;
   RETURN OLD;
 END
 $$;
@@ -1050,8 +1108,12 @@ DECLARE
   result record;
 BEGIN
   PERFORM segments._resolve(segment);
-  -- The row lock makes concurrent refreshes of one segment wait for each other.
+  -- The claim (as refresh_due() takes it) and the row lock make concurrent refreshes of one
+  -- segment wait for each other.
+  PERFORM pg_advisory_xact_lock(20877, (segment & 2147483647)::integer);
   SELECT * INTO definition FROM segments.segment s WHERE s.id = segment FOR UPDATE;
+  -- Events so far are in this refresh.
+  DELETE FROM segments.event_marks m WHERE m.segment_id = segment;
   added := 0;
   removed := 0;
   IF NOT definition.active THEN
@@ -1082,13 +1144,114 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT * FROM segments.refresh(segments._resolve(segment))
 $$;
 
--- Everything that is due: scheduled activations and deactivations, and the relative-time
--- rechecks of realtime segments (rows whose answer changes as time passes).
-CREATE FUNCTION segments.refresh_due() RETURNS TABLE(segment text, action text)
+-- Scheduled refreshes are claimed with an advisory lock (first key 20877, second the
+-- segment id), so that two sessions never refresh one segment at once: refresh() waits for the
+-- claim, refresh_due() skips a claimed segment (its holder refreshes it).
+
+-- The next scheduled segment that is due (its time has come, or events arrived since its last
+-- refresh) and not in `exclude`, claimed for the session (session_lock) or the transaction;
+-- NULL when none is left.
+CREATE FUNCTION segments._claim_due(exclude bigint[], session_lock boolean) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  candidate bigint;
+  claimed boolean;
+BEGIN
+  FOR candidate IN
+    SELECT s.id FROM segments.segment s
+     WHERE s.kind = 'scheduled' AND s.active AND s.auto_disabled_at IS NULL
+       AND (s.next_run_at <= now()
+            OR EXISTS (SELECT 1 FROM segments.event_marks m WHERE m.segment_id = s.id))
+       AND s.id <> ALL (exclude)
+     ORDER BY s.next_run_at NULLS LAST, s.id
+  LOOP
+    IF session_lock THEN
+      claimed := pg_try_advisory_lock(20877, (candidate & 2147483647)::integer);
+    ELSE
+      claimed := pg_try_advisory_xact_lock(20877, (candidate & 2147483647)::integer);
+    END IF;
+    CONTINUE WHEN NOT claimed;
+    -- Still due now that it is ours: another session may have refreshed it meanwhile.
+    IF EXISTS (SELECT 1 FROM segments.segment s
+                WHERE s.id = candidate AND s.active AND s.auto_disabled_at IS NULL
+                  AND (s.next_run_at <= now()
+                       OR EXISTS (SELECT 1 FROM segments.event_marks m
+                                   WHERE m.segment_id = s.id))) THEN
+      RETURN candidate;
+    END IF;
+    IF session_lock THEN
+      PERFORM pg_advisory_unlock(20877, (candidate & 2147483647)::integer);
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+-- Ends a session claim of segments._claim_due(..., true).
+CREATE FUNCTION segments._release_claim(segment bigint) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT FROM pg_advisory_unlock(20877, (segment & 2147483647)::integer)
+$$;
+
+-- Shows a claimed segment as running (seen by others once committed).
+CREATE FUNCTION segments._mark_running(segment bigint) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE segments.segment s
+     SET status = 'running', status_detail = format('refresh started at %s', clock_timestamp())
+   WHERE s.id = segment
+$$;
+
+-- Refreshes a claimed scheduled segment. Its event marks go first (events committed before
+-- are in the refresh, later ones mark it again); a failure is recorded in its status and last
+-- error and leaves its membership as it was; its next run is computed from now. Returns what
+-- was done.
+CREATE FUNCTION segments._refresh_claimed(segment bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  definition segments.segment;
+  started timestamptz := clock_timestamp();
+  result record;
+  message text;
+  state text;
+  outcome text;
+BEGIN
+  SELECT * INTO definition FROM segments.segment s WHERE s.id = segment FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  DELETE FROM segments.event_marks m WHERE m.segment_id = segment;
+  BEGIN
+    result := segments._apply_refresh(segment, definition.object, definition.filter,
+                                      definition.owner);
+    PERFORM segments._record_history(segment, result.total);
+    UPDATE segments.segment s
+       SET status = 'ok', status_detail = NULL, last_error = NULL, last_refresh_at = started,
+           last_refresh_duration = clock_timestamp() - started
+     WHERE s.id = segment;
+    outcome := format('refreshed: %s added, %s removed, %s members',
+                      result.added, result.removed, result.total);
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+    UPDATE segments.segment s
+       SET status = 'error', status_detail = NULL,
+           last_error = format('%s (SQLSTATE %s)', message, state),
+           last_refresh_at = started, last_refresh_duration = clock_timestamp() - started
+     WHERE s.id = segment;
+    outcome := format('failed: %s', message);
+  END;
+  UPDATE segments.segment s
+     SET next_run_at = segments._next_run(s.schedule, s.timezone, clock_timestamp())
+   WHERE s.id = segment AND s.schedule IS NOT NULL;
+  RETURN outcome;
+END
+$$;
+
+-- What refresh_due() does before the scheduled refreshes: scheduled activations and
+-- deactivations, and switching unused schedules to manual refresh.
+CREATE FUNCTION segments._refresh_due_first() RETURNS TABLE(segment text, action text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   due record;
-  rechecked bigint;
 BEGIN
   FOR due IN
     SELECT s.id, s.system_name FROM segments.segment s
@@ -1108,6 +1271,38 @@ BEGIN
     action := 'deactivated';
     RETURN NEXT;
   END LOOP;
+  -- Use is a read through member_count, members, is_member, preview, audience or an export.
+  FOR due IN
+    SELECT s.id, s.system_name, s.auto_disable_after, COALESCE(s.last_used_at, s.created_at) AS used
+      FROM segments.segment s
+     WHERE s.kind = 'scheduled' AND s.auto_disabled_at IS NULL
+       AND (s.schedule IS NOT NULL OR s.update_on_events IS NOT NULL)
+       AND COALESCE(s.last_used_at, s.created_at) < now() - s.auto_disable_after
+     ORDER BY s.id FOR UPDATE SKIP LOCKED
+  LOOP
+    UPDATE segments.segment s
+       SET auto_disabled_at = now(), next_run_at = NULL,
+           status_detail = format('manual refresh: schedule disabled because the segment was '
+                                  'not used for %s (last use %s); change its schedule, '
+                                  'update_on_events or auto_disable_after to turn it back on',
+                                  due.auto_disable_after, due.used)
+     WHERE s.id = due.id;
+    DELETE FROM segments.event_marks m WHERE m.segment_id = due.id;
+    segment := due.system_name;
+    action := 'schedule disabled (unused)';
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+
+-- What refresh_due() does last: the relative-time rechecks of realtime segments (rows whose
+-- answer changes as time passes).
+CREATE FUNCTION segments._refresh_due_rechecks() RETURNS TABLE(segment text, action text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  due record;
+  rechecked bigint;
+BEGIN
   FOR due IN
     SELECT DISTINCT s.object FROM segments.segment s
      WHERE s.kind = 'realtime' AND s.active AND segments._is_time_relative(s.filter)
@@ -1119,6 +1314,242 @@ BEGIN
       RETURN NEXT;
     END IF;
   END LOOP;
+END
+$$;
+
+-- Everything that is due, in one transaction: scheduled activations and deactivations,
+-- unused schedules switched to manual, scheduled segments whose time has come or that events
+-- made due (one refresh each however many events), and the relative-time rechecks of realtime
+-- segments. Safe to run from several sessions at once. This is what pg_cron runs.
+CREATE FUNCTION segments.refresh_due() RETURNS TABLE(segment text, action text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  done bigint[] := '{}';
+  claimed bigint;
+BEGIN
+  RETURN QUERY SELECT * FROM segments._refresh_due_first();
+  LOOP
+    claimed := segments._claim_due(done, false);
+    EXIT WHEN claimed IS NULL;
+    done := done || claimed;
+    action := segments._refresh_claimed(claimed);
+    segment := (SELECT s.system_name FROM segments.segment s WHERE s.id = claimed);
+    RETURN NEXT;
+  END LOOP;
+  RETURN QUERY SELECT * FROM segments._refresh_due_rechecks();
+END
+$$;
+
+-- The same as a procedure that commits after each segment, for long runs: each refresh's
+-- result is visible (and kept) as soon as it is done, and a segment being refreshed shows
+-- status 'running'. CALL segments.refresh_due_proc();
+-- (No SET clause and no SECURITY DEFINER: a procedure with either cannot commit. Every name is
+-- schema-qualified; the work is done by the functions it calls.)
+CREATE PROCEDURE segments.refresh_due_proc()
+LANGUAGE plpgsql AS $$
+DECLARE
+  done bigint[] := '{}';
+  claimed bigint;
+BEGIN
+  PERFORM segments._refresh_due_first();
+  COMMIT;
+  LOOP
+    claimed := segments._claim_due(done, true);
+    EXIT WHEN claimed IS NULL;
+    done := pg_catalog.array_append(done, claimed);
+    PERFORM segments._mark_running(claimed);
+    COMMIT;
+    PERFORM segments._refresh_claimed(claimed);
+    COMMIT;
+    PERFORM segments._release_claim(claimed);
+  END LOOP;
+  PERFORM segments._refresh_due_rechecks();
+  COMMIT;
+END
+$$;
+
+-- The next runs of a schedule, to check one before saving it.
+CREATE FUNCTION segments.schedule_runs(schedule text, timezone text DEFAULT NULL,
+                                       count integer DEFAULT 5, after timestamptz DEFAULT now())
+RETURNS SETOF timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  run timestamptz := after;
+BEGIN
+  IF count < 1 OR count > 1000 THEN
+    RAISE EXCEPTION 'count must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR i IN 1..count LOOP
+    run := segments._next_run(schedule, timezone, run);
+    EXIT WHEN run IS NULL;
+    RETURN NEXT run;
+  END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Events and pg_cron
+-------------------------------------------------------------------------------
+
+-- Row trigger on events tables: marks the scheduled segments that list the event's type due,
+-- once per segment and transaction. Never raises for row data.
+CREATE FUNCTION segments._event_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  event_type text := to_jsonb(NEW) ->> TG_ARGV[0];
+BEGIN
+  IF event_type IS NULL THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO segments.event_marks (segment_id)
+  SELECT s.id FROM segments.segment s
+   WHERE s.kind = 'scheduled' AND s.active AND s.auto_disabled_at IS NULL
+     AND s.update_on_events @> ARRAY[event_type]
+     AND NOT EXISTS (SELECT 1 FROM segments.event_marks m
+                      WHERE m.segment_id = s.id AND m.xmin = pg_current_xact_id()::xid);
+  RETURN NULL;
+END
+$$;
+
+-- Declares a table whose inserted rows are events: member_column holds the member's key,
+-- type_column the event's type. Scheduled segments with update_on_events => ARRAY['type', ...]
+-- become due when such an event is inserted. Declaring again changes the columns.
+CREATE FUNCTION segments.declare_events(events regclass, member_column name, type_column name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  relation_kind "char";
+  column_name name;
+  columns text[];
+  trigger_oid oid;
+BEGIN
+  SELECT c.relkind INTO relation_kind FROM pg_class c WHERE c.oid = events;
+  IF relation_kind IS NULL OR relation_kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '% is not a table', events USING ERRCODE = 'wrong_object_type';
+  END IF;
+  columns := ARRAY(SELECT a.attname::text FROM pg_attribute a
+                    WHERE a.attrelid = events AND a.attnum > 0 AND NOT a.attisdropped);
+  FOREACH column_name IN ARRAY ARRAY[member_column, type_column] LOOP
+    IF column_name IS NULL OR NOT column_name = ANY (columns) THEN
+      RAISE EXCEPTION 'column "%" does not exist in %', column_name, events
+        USING ERRCODE = 'undefined_column',
+              HINT = COALESCE('Did you mean "' || segments._closest_name(column_name, columns)
+                              || '"?', format('Its columns are %s.', array_to_string(columns, ', ')));
+    END IF;
+    IF NOT has_column_privilege(segments._outer_role(), events, column_name, 'SELECT') THEN
+      RAISE EXCEPTION 'permission denied for column % of %', column_name, events
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  END LOOP;
+  INSERT INTO segments.event_source AS e (events, member_column, type_column)
+  VALUES (events, member_column, type_column)
+  ON CONFLICT ON CONSTRAINT event_source_pkey
+  DO UPDATE SET member_column = EXCLUDED.member_column, type_column = EXCLUDED.type_column;
+  IF EXISTS (SELECT 1 FROM pg_trigger t
+              WHERE t.tgrelid = events AND t.tgname = '_segments_events') THEN
+    EXECUTE format('DROP TRIGGER _segments_events ON %s', events);
+  END IF;
+  EXECUTE format('CREATE TRIGGER _segments_events AFTER INSERT ON %s FOR EACH ROW '
+                 'EXECUTE FUNCTION segments._event_inserted(%L)', events, type_column);
+  SELECT t.oid INTO trigger_oid FROM pg_trigger t
+   WHERE t.tgrelid = events AND t.tgname = '_segments_events';
+  PERFORM segments._adopt('pg_trigger', trigger_oid);
+END
+$$;
+
+-- Undoes declare_events: the table's inserts no longer make segments due.
+CREATE FUNCTION segments.undeclare_events(events regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  DELETE FROM segments.event_source e WHERE e.events = undeclare_events.events;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '% is not declared as an events table', events
+      USING ERRCODE = 'undefined_object';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_trigger t
+              WHERE t.tgrelid = events AND t.tgname = '_segments_events') THEN
+    EXECUTE format('DROP TRIGGER _segments_events ON %s', events);
+  END IF;
+END
+$$;
+
+-- Registers refresh_due() as a pg_cron job named 'pg_segments refresh_due' (again: updated,
+-- never doubled). every: '1 minute', 'N minutes' or 'N hours' that divide an hour or a day,
+-- or a cron expression. The job runs as the caller, who needs pg_cron's rights.
+CREATE FUNCTION segments.schedule_with_pg_cron(every text DEFAULT '1 minute') RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  step interval;
+  minutes numeric;
+  cron_schedule text;
+  job bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Scheduled segments, events and relative-time rechecks need '
+                     'segments.refresh_due() to run regularly.',
+            HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', cron.database_name, '
+                   'CREATE EXTENSION pg_cron), or run SELECT segments.refresh_due(); every '
+                   'minute from any other scheduler.';
+  END IF;
+  BEGIN
+    step := every::interval;
+  EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+    step := NULL;
+  END;
+  IF step IS NOT NULL THEN
+    minutes := extract(epoch FROM step) / 60;
+    IF minutes = 1 THEN
+      cron_schedule := '* * * * *';
+    ELSIF minutes > 1 AND minutes < 60 AND minutes = trunc(minutes) AND 60 % minutes = 0 THEN
+      cron_schedule := format('*/%s * * * *', minutes);
+    ELSIF minutes = 60 THEN
+      cron_schedule := '0 * * * *';
+    ELSIF minutes > 60 AND minutes < 1440 AND minutes % 60 = 0 AND 1440 % minutes = 0 THEN
+      cron_schedule := format('0 */%s * * *', minutes / 60);
+    ELSE
+      RAISE EXCEPTION 'pg_cron cannot run refresh_due() every %', every
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Use 1, 2, 3, 4, 5, 6, 10, 12, 15, 20 or 30 minutes, 1, 2, 3, 4, 6, 8 or 12 '
+                     'hours, or a cron expression.';
+    END IF;
+  ELSE
+    IF lower(btrim(every)) LIKE 'every%' THEN
+      RAISE EXCEPTION 'pg_cron needs a cron expression or an interval, not "%"', every
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'For example ''1 minute'' or ''*/5 * * * *''.';
+    END IF;
+    PERFORM segments._next_run(every, 'UTC', now());  -- raises for an invalid expression
+    cron_schedule := btrim(every);
+  END IF;
+  IF current_database() = current_setting('cron.database_name', true) THEN
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+      USING 'pg_segments refresh_due', cron_schedule, 'SELECT segments.refresh_due()';
+  ELSE
+    EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)' INTO job
+      USING 'pg_segments refresh_due', cron_schedule, 'SELECT segments.refresh_due()',
+            current_database();
+  END IF;
+  RETURN job;
+END
+$$;
+
+-- Removes the job schedule_with_pg_cron() registered; false when there was none.
+CREATE FUNCTION segments.unschedule_pg_cron() RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  job bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
+    RETURN false;
+  END IF;
+  EXECUTE 'SELECT j.jobid FROM cron.job j WHERE j.jobname = $1 AND j.username = current_user'
+    INTO job USING 'pg_segments refresh_due';
+  IF job IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE 'SELECT cron.unschedule($1)' USING job;
+  RETURN true;
 END
 $$;
 
@@ -1387,7 +1818,7 @@ $$;
 CREATE VIEW segments.segment_summary AS
   SELECT s.id, s.system_name, s.name, s.kind, s.object, s.active, s.status,
          segments._count(s.id) AS member_count,
-         s.last_refresh_at, s.tags
+         s.last_refresh_at, s.next_run_at, s.tags
     FROM segments.segment s;
 
 -------------------------------------------------------------------------------
@@ -1727,7 +2158,8 @@ BEGIN
          WHERE t.oid = command.objid
            AND t.tgfoid IN ('segments._object_row_trigger()'::regprocedure,
                             'segments._object_statement_trigger()'::regprocedure,
-                            'segments._object_truncate_trigger()'::regprocedure)) THEN
+                            'segments._object_truncate_trigger()'::regprocedure,
+                            'segments._event_inserted()'::regprocedure)) THEN
       PERFORM segments._adopt('pg_trigger', command.objid);
     END IF;
   END LOOP;
@@ -1747,6 +2179,7 @@ BEGIN
       DELETE FROM segments.segment s WHERE s.object::oid = dropped.objid;
       PERFORM segments._drop_object_if_unused(dropped.objid::regclass);
     END IF;
+    DELETE FROM segments.event_source e WHERE e.events::oid = dropped.objid;
   END LOOP;
 END
 $$;
@@ -1764,7 +2197,7 @@ CREATE EVENT TRIGGER segments_sql_drop ON sql_drop
 
 REVOKE ALL ON ALL TABLES IN SCHEMA segments FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA segments FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA segments FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA segments FROM PUBLIC;
 GRANT USAGE ON SCHEMA segments TO segments_reader, segments_admin;
 
 -- The filter type and its pure functions are for everyone who can reach the schema.
@@ -1779,11 +2212,14 @@ GRANT EXECUTE ON FUNCTION
   segments.jsonb_array(jsonb, text[]), segments.jsonb_value(jsonb, text[]),
   segments.to_sql(segments.segment_filter, regclass),
   segments.matches(segments.segment_filter, anyelement),
-  segments.estimate(segments.segment_filter, regclass)
+  segments.estimate(segments.segment_filter, regclass),
+  segments._next_run(text, text, timestamptz),
+  segments.schedule_runs(text, text, integer, timestamptz)
   TO PUBLIC;
 
 -- Reading definitions and membership.
 GRANT SELECT ON segments.segment, segments.object, segments.changes, segments.history,
+                segments.event_source, segments.event_marks,
                 segments.segment_summary TO segments_reader;
 GRANT EXECUTE ON FUNCTION
   segments._resolve(text), segments._resolve(bigint), segments._membership(bigint),
@@ -1819,8 +2255,14 @@ GRANT EXECUTE ON FUNCTION
   segments.activate(bigint, timestamptz), segments.activate(text, timestamptz),
   segments.deactivate(bigint, timestamptz), segments.deactivate(text, timestamptz),
   segments.refresh(bigint), segments.refresh(text), segments.refresh_due(),
+  segments._refresh_due_first(), segments._refresh_due_rechecks(),
+  segments._claim_due(bigint[], boolean), segments._release_claim(bigint),
+  segments._mark_running(bigint), segments._refresh_claimed(bigint),
+  segments.declare_events(regclass, name, name), segments.undeclare_events(regclass),
+  segments.schedule_with_pg_cron(text), segments.unschedule_pg_cron(),
   segments.add_members(bigint, anyarray), segments.add_members(text, anyarray),
   segments.remove_members(bigint, anyarray), segments.remove_members(text, anyarray),
   segments.add_members_from_query(bigint, text), segments.add_members_from_query(text, text),
   segments.import_definitions(jsonb)
   TO segments_admin;
+GRANT EXECUTE ON PROCEDURE segments.refresh_due_proc() TO segments_admin;

@@ -44,6 +44,7 @@ port = $CLUSTER_PORT
 unix_socket_directories = '$CLUSTER_DIR'
 shared_preload_libraries = 'pg_cron'
 cron.database_name = '${CLUSTER_CRON_DB:-postgres}'
+cron.host = '$CLUSTER_DIR'
 max_connections = 60
 fsync = off
 log_min_messages = warning

@@ -4,7 +4,8 @@
 #   core unit tests (GoogleTest under CTest)
 #   pg_regress and isolation suites against a private cluster (make installcheck)
 #   integration tests (libpq programs: randomised differential test, ...)
-#   a 30-second fuzz smoke of the text, JSON and binary forms (libFuzzer, ASan + UBSan)
+#   a 30-second fuzz smoke of the text, JSON and binary forms and of schedules (libFuzzer,
+#   ASan + UBSan)
 #
 # Environment: PGSEG_SEED (differential seed), PGSEG_TEST_PORT (first port to try, 54329).
 set -uo pipefail
@@ -119,14 +120,17 @@ fuzz_failed=0
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPGSEG_FUZZ=ON -DPGSEG_SANITIZE=ON \
      -DPGSEG_TESTS=OFF -DPGSEG_BENCH=OFF -DPGSEG_INTEGRATION=OFF >fuzz-build.log 2>&1 &&
    cmake --build build-fuzz -j"$JOBS" >>fuzz-build.log 2>&1; then
-  for form in text json binary; do
+  # 8 s for each form of the filter type and 6 s for schedules: 30 s in all.
+  for target in filter_text:8:filter filter_json:8:filter filter_binary:8:filter schedule:6:schedule; do
+    IFS=: read -r name seconds dict <<<"$target"
     corpus=$(mktemp -d)
-    if ./build-fuzz/filter_${form}_fuzzer -max_total_time=10 -max_len=4096 \
-         -dict=test/fuzz/filter.dict "$corpus" test/fuzz/corpus/$form >"fuzz-$form.log" 2>&1; then
+    seeds=test/fuzz/corpus/${name#filter_}
+    if ./build-fuzz/${name}_fuzzer -max_total_time="$seconds" -max_len=4096 \
+         -dict=test/fuzz/$dict.dict "$corpus" "$seeds" >"fuzz-$name.log" 2>&1; then
       fuzz_ok=$((fuzz_ok + 1))
     else
       fuzz_failed=$((fuzz_failed + 1))
-      tail -n 40 "fuzz-$form.log"
+      tail -n 40 "fuzz-$name.log"
     fi
     rm -rf "$corpus"
   done
@@ -134,6 +138,6 @@ else
   tail -n 40 fuzz-build.log
   fuzz_failed=1
 fi
-record "fuzz smoke (3 x 10 s)" "$fuzz_ok" "$fuzz_failed"
+record "fuzz smoke (30 s)" "$fuzz_ok" "$fuzz_failed"
 
 finish

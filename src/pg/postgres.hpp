@@ -44,6 +44,7 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "pgtime.h"
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 
