@@ -1503,11 +1503,11 @@ BEGIN
     IF minutes = 1 THEN
       cron_schedule := '* * * * *';
     ELSIF minutes > 1 AND minutes < 60 AND minutes = trunc(minutes) AND 60 % minutes = 0 THEN
-      cron_schedule := format('*/%s * * * *', minutes);
+      cron_schedule := format('*/%s * * * *', minutes::integer);
     ELSIF minutes = 60 THEN
       cron_schedule := '0 * * * *';
     ELSIF minutes > 60 AND minutes < 1440 AND minutes % 60 = 0 AND 1440 % minutes = 0 THEN
-      cron_schedule := format('0 */%s * * *', minutes / 60);
+      cron_schedule := format('0 */%s * * *', (minutes / 60)::integer);
     ELSE
       RAISE EXCEPTION 'pg_cron cannot run refresh_due() every %', every
         USING ERRCODE = 'invalid_parameter_value',

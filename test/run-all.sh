@@ -97,7 +97,7 @@ record "pg_regress + isolation" "$regress_ok" "$regress_failed"
 # --- integration tests --------------------------------------------------------------------
 integration_ok=0
 integration_failed=0
-for program in build/differential test/integration/dump_restore.sh; do
+for program in build/differential test/integration/dump_restore.sh test/integration/pg_cron.sh; do
   name=$(basename "$program" .sh)
   if [ "${program##*.}" == sh ]; then runner=bash; else runner=; fi
   if $runner "./$program" >"$name.log" 2>&1; then
