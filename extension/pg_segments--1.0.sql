@@ -514,6 +514,7 @@ BEGIN
                      RETURNING m.member),
          added AS (INSERT INTO %4$s (segment_id, member)
                    SELECT %5$s, diff.new_member FROM diff WHERE diff.old_member IS NULL
+                   ORDER BY diff.new_member  -- index order: both indexes written in sequence
                    RETURNING member),
          feed AS (INSERT INTO segments.changes (segment_id, member, change)
                   SELECT %5$s, removed.member::pg_catalog.text, 'exited' FROM removed
