@@ -496,12 +496,18 @@ DECLARE
   entry segments.object;
   equals text;
   counts bigint[];
+  caller_work_mem text := current_setting('work_mem');
 BEGIN
   entry := segments._ensure_object(object);
   equals := segments._key_equals(entry.key_type);
   -- The owner's rights decide what the segment may read; the statement itself writes the
   -- extension's tables, which nobody else may write.
   PERFORM segments._check_readable(owner, object, filter);
+  -- The comparison of the new set with the stored one is a hash join: give it room (at least
+  -- 64MB, as for a batch job) for this statement only.
+  IF pg_size_bytes(caller_work_mem) < 64 * 1024 * 1024 THEN
+    PERFORM set_config('work_mem', '64MB', true);
+  END IF;
   counts := segments._execute_as(0::oid::regrole, format($sql$
     WITH target AS (SELECT o.%1$I AS member FROM %2$s AS o WHERE %3$s),
          held AS (SELECT m.member FROM %4$s AS m WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s),
@@ -521,11 +527,13 @@ BEGIN
                   UNION ALL
                   SELECT %5$s, added.member::pg_catalog.text, 'entered' FROM added)
     SELECT (SELECT pg_catalog.count(*) FROM added), (SELECT pg_catalog.count(*) FROM removed),
-           (SELECT pg_catalog.count(*) FROM held)
+           (SELECT pg_catalog.count(*) FROM %4$s AS m WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s)
     $sql$, entry.key_column, object, segments.to_sql(filter, object), entry.membership,
     segment, equals));
+  PERFORM set_config('work_mem', caller_work_mem, true);
   added := counts[1];
   removed := counts[2];
+  -- The count in the statement saw the membership before the statement's own writes.
   total := counts[3] + counts[1] - counts[2];
   IF added + removed > 0 THEN
     PERFORM pg_notify('segments_changes', segment::text);
@@ -714,27 +722,35 @@ BEGIN
   END IF;
   d.schedule := NULLIF(btrim(d.schedule), '');
   d.timezone := NULLIF(btrim(d.timezone), '');
-  d.update_on_events := NULLIF(ARRAY(SELECT DISTINCT e FROM unnest(d.update_on_events) AS e
-                                      WHERE NULLIF(btrim(e), '') IS NOT NULL ORDER BY e), '{}');
+  d.update_on_events := NULLIF(ARRAY(SELECT DISTINCT btrim(e) FROM unnest(d.update_on_events) AS e
+                                      WHERE NULLIF(btrim(e), '') IS NOT NULL ORDER BY 1), '{}');
   IF d.kind <> 'scheduled' AND (d.schedule IS NOT NULL OR d.update_on_events IS NOT NULL) THEN
     RAISE EXCEPTION 'only scheduled segments have a schedule or update_on_events'
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Create the segment with kind => ''scheduled''.';
+  END IF;
+  -- A schedule without a time zone gets the saving session's (normally the server's),
+  -- recorded so that its runs do not depend on who computes the next one.
+  IF d.kind = 'scheduled' AND d.schedule IS NOT NULL AND d.timezone IS NULL THEN
+    d.timezone := current_setting('TimeZone');
   END IF;
   IF d.timezone IS NOT NULL THEN
     PERFORM segments._check_time_zone(d.timezone);
   END IF;
   -- schedule: checked when saved; its next run is a column, computed in the segment's zone.
   -- A changed schedule turns an auto-disabled one back on.
+  IF d.kind = 'scheduled' AND d.schedule IS NOT NULL THEN
+    PERFORM segments._next_run(d.schedule, d.timezone, now());  -- raises for an invalid one
+  END IF;
   IF is_insert THEN
     d.auto_disabled_at := NULL;
   ELSIF (d.schedule, d.timezone, d.update_on_events, d.auto_disable_after)
         IS DISTINCT FROM (previous.schedule, previous.timezone, previous.update_on_events,
                           previous.auto_disable_after) THEN
-    IF d.auto_disabled_at IS NOT NULL THEN
-      d.status_detail := NULL;
-    END IF;
     d.auto_disabled_at := NULL;
+  END IF;
+  IF NOT is_insert AND previous.auto_disabled_at IS NOT NULL AND d.auto_disabled_at IS NULL THEN
+    d.status_detail := NULL;  -- turned back on: the notice goes
   END IF;
   IF d.kind = 'scheduled' AND d.schedule IS NOT NULL AND d.active AND d.auto_disabled_at IS NULL THEN
     IF is_insert OR previous.next_run_at IS NULL
@@ -754,7 +770,13 @@ BEGIN
     d.owner := previous.owner;
   END IF;
   PERFORM segments._object_key(d.object);
-  PERFORM segments._check_readable(d.owner, d.object, d.filter);
+  -- The owner must be able to read what the segment computes: checked when that is computed
+  -- (created, filter changed, activated), so that a segment whose owner lost a privilege can
+  -- still be deactivated, renamed or dropped.
+  IF is_insert OR d.filter::text IS DISTINCT FROM previous.filter::text
+     OR (d.active AND NOT previous.active) THEN
+    PERFORM segments._check_readable(d.owner, d.object, d.filter);
+  END IF;
   -- A changed filter must also be readable by whoever changes it.
   IF NOT is_insert AND d.filter::text IS DISTINCT FROM previous.filter::text
      AND segments._outer_role() <> d.owner THEN
@@ -829,11 +851,13 @@ BEGIN
   definition_changed :=
     (NEW.name, NEW.system_name, NEW.external_id, NEW.description, NEW.object, NEW.kind,
      NEW.filter::text, NEW.active, NEW.tags, NEW.schedule, NEW.timezone, NEW.update_on_events,
-     NEW.auto_disable_after, NEW.activate_at, NEW.deactivate_at, NEW.owner, NEW.id)
+     NEW.auto_disable_after, NEW.auto_disabled_at, NEW.activate_at, NEW.deactivate_at, NEW.owner,
+     NEW.id)
     IS DISTINCT FROM
     (OLD.name, OLD.system_name, OLD.external_id, OLD.description, OLD.object, OLD.kind,
      OLD.filter::text, OLD.active, OLD.tags, OLD.schedule, OLD.timezone, OLD.update_on_events,
-     OLD.auto_disable_after, OLD.activate_at, OLD.deactivate_at, OLD.owner, OLD.id);
+     OLD.auto_disable_after, OLD.auto_disabled_at, OLD.activate_at, OLD.deactivate_at, OLD.owner,
+     OLD.id);
   IF NOT definition_changed THEN
     RETURN NEW;
   END IF;
@@ -1130,7 +1154,8 @@ BEGIN
     removed := result.removed;
     total := result.total;
     UPDATE segments.segment s
-       SET status = 'ok', status_detail = NULL, last_error = NULL, last_refresh_at = now(),
+       SET status = 'ok', last_error = NULL, last_refresh_at = started,
+           status_detail = CASE WHEN s.auto_disabled_at IS NULL THEN NULL ELSE s.status_detail END,
            last_refresh_duration = clock_timestamp() - started
      WHERE s.id = segment;
     PERFORM segments._record_history(segment, total);
@@ -1216,12 +1241,16 @@ DECLARE
   state text;
   outcome text;
 BEGIN
-  SELECT * INTO definition FROM segments.segment s WHERE s.id = segment FOR UPDATE;
+  -- A definition another transaction is changing (or a reader noting its use) is left for the
+  -- next run rather than waited for.
+  SELECT * INTO definition FROM segments.segment s WHERE s.id = segment FOR UPDATE SKIP LOCKED;
   IF NOT FOUND THEN
-    RETURN NULL;
+    RETURN CASE WHEN EXISTS (SELECT 1 FROM segments.segment s WHERE s.id = segment)
+                THEN 'postponed: the definition is locked by another transaction' END;
   END IF;
-  DELETE FROM segments.event_marks m WHERE m.segment_id = segment;
   BEGIN
+    -- Events committed before this are in the refresh; if it fails, they stay and it is retried.
+    DELETE FROM segments.event_marks m WHERE m.segment_id = segment;
     result := segments._apply_refresh(segment, definition.object, definition.filter,
                                       definition.owner);
     PERFORM segments._record_history(segment, result.total);
@@ -1241,9 +1270,44 @@ BEGIN
     outcome := format('failed: %s', message);
   END;
   UPDATE segments.segment s
-     SET next_run_at = segments._next_run(s.schedule, s.timezone, clock_timestamp())
-   WHERE s.id = segment AND s.schedule IS NOT NULL;
+     SET next_run_at = CASE WHEN s.schedule IS NOT NULL AND s.auto_disabled_at IS NULL
+                            THEN segments._next_run(s.schedule, s.timezone, clock_timestamp()) END
+   WHERE s.id = segment;
   RETURN outcome;
+END
+$$;
+
+-- One switch made by refresh_due(): a scheduled activation or deactivation, or an unused
+-- schedule disabled. A switch that fails (the definition no longer checks out, for example its
+-- owner lost a privilege) is recorded in the segment's status and last error, changes nothing,
+-- and is tried again at the next run; the other segments go on.
+CREATE FUNCTION segments._switch(segment bigint, what text, detail text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  message text;
+  state text;
+BEGIN
+  BEGIN
+    IF what = 'activate' THEN
+      UPDATE segments.segment s SET active = true, activate_at = NULL WHERE s.id = segment;
+      RETURN 'activated';
+    ELSIF what = 'deactivate' THEN
+      UPDATE segments.segment s SET active = false, deactivate_at = NULL WHERE s.id = segment;
+      RETURN 'deactivated';
+    END IF;
+    UPDATE segments.segment s
+       SET auto_disabled_at = now(), next_run_at = NULL, status_detail = detail
+     WHERE s.id = segment;
+    DELETE FROM segments.event_marks m WHERE m.segment_id = segment;
+    RETURN 'schedule disabled (unused)';
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+    UPDATE segments.segment s
+       SET status = 'error', last_error = format('%s failed: %s (SQLSTATE %s)', what, message, state)
+     WHERE s.id = segment;
+    RETURN format('%s failed: %s', what, message);
+  END;
 END
 $$;
 
@@ -1258,39 +1322,47 @@ BEGIN
     SELECT s.id, s.system_name FROM segments.segment s
      WHERE s.activate_at <= now() ORDER BY s.activate_at, s.id FOR UPDATE SKIP LOCKED
   LOOP
-    UPDATE segments.segment s SET active = true, activate_at = NULL WHERE s.id = due.id;
     segment := due.system_name;
-    action := 'activated';
+    action := segments._switch(due.id, 'activate');
     RETURN NEXT;
   END LOOP;
   FOR due IN
     SELECT s.id, s.system_name FROM segments.segment s
      WHERE s.deactivate_at <= now() ORDER BY s.deactivate_at, s.id FOR UPDATE SKIP LOCKED
   LOOP
-    UPDATE segments.segment s SET active = false, deactivate_at = NULL WHERE s.id = due.id;
     segment := due.system_name;
-    action := 'deactivated';
+    action := segments._switch(due.id, 'deactivate');
     RETURN NEXT;
   END LOOP;
-  -- Use is a read through member_count, members, is_member, preview, audience or an export.
+  -- A refresh shown as running that nobody holds was interrupted (its session ended).
   FOR due IN
-    SELECT s.id, s.system_name, s.auto_disable_after, COALESCE(s.last_used_at, s.created_at) AS used
+    SELECT s.id, s.system_name FROM segments.segment s WHERE s.status = 'running' ORDER BY s.id
+  LOOP
+    CONTINUE WHEN NOT pg_try_advisory_xact_lock(20877, (due.id & 2147483647)::integer);
+    UPDATE segments.segment s
+       SET status = 'error', status_detail = NULL,
+           last_error = 'the refresh was interrupted before it finished'
+     WHERE s.id = due.id AND s.status = 'running';
+    segment := due.system_name;
+    action := 'interrupted refresh recorded';
+    RETURN NEXT;
+  END LOOP;
+  -- Use is a read through member_count, members, is_member, preview, audience or an export,
+  -- or a change of the definition.
+  FOR due IN
+    SELECT s.id, s.system_name, s.auto_disable_after,
+           GREATEST(s.last_used_at, s.created_at, s.updated_at) AS used
       FROM segments.segment s
      WHERE s.kind = 'scheduled' AND s.auto_disabled_at IS NULL
        AND (s.schedule IS NOT NULL OR s.update_on_events IS NOT NULL)
-       AND COALESCE(s.last_used_at, s.created_at) < now() - s.auto_disable_after
+       AND GREATEST(s.last_used_at, s.created_at, s.updated_at) < now() - s.auto_disable_after
      ORDER BY s.id FOR UPDATE SKIP LOCKED
   LOOP
-    UPDATE segments.segment s
-       SET auto_disabled_at = now(), next_run_at = NULL,
-           status_detail = format('manual refresh: schedule disabled because the segment was '
-                                  'not used for %s (last use %s); change its schedule, '
-                                  'update_on_events or auto_disable_after to turn it back on',
-                                  due.auto_disable_after, due.used)
-     WHERE s.id = due.id;
-    DELETE FROM segments.event_marks m WHERE m.segment_id = due.id;
     segment := due.system_name;
-    action := 'schedule disabled (unused)';
+    action := segments._switch(due.id, 'disable schedule', format(
+      'manual refresh: schedule disabled because the segment was not used for %s (last use %s); '
+      'change its schedule, update_on_events or auto_disable_after to turn it back on',
+      due.auto_disable_after, due.used));
     RETURN NEXT;
   END LOOP;
 END
@@ -1335,7 +1407,9 @@ BEGIN
     done := done || claimed;
     action := segments._refresh_claimed(claimed);
     segment := (SELECT s.system_name FROM segments.segment s WHERE s.id = claimed);
-    RETURN NEXT;
+    IF action IS NOT NULL THEN
+      RETURN NEXT;
+    END IF;
   END LOOP;
   RETURN QUERY SELECT * FROM segments._refresh_due_rechecks();
 END
@@ -1377,7 +1451,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   run timestamptz := after;
 BEGIN
-  IF count < 1 OR count > 1000 THEN
+  IF count IS NULL OR count < 1 OR count > 1000 THEN
     RAISE EXCEPTION 'count must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
   END IF;
   FOR i IN 1..count LOOP
@@ -1428,6 +1502,12 @@ BEGIN
   IF relation_kind IS NULL OR relation_kind NOT IN ('r', 'p') THEN
     RAISE EXCEPTION '% is not a table', events USING ERRCODE = 'wrong_object_type';
   END IF;
+  IF NOT has_table_privilege(segments._outer_role(), events, 'TRIGGER') THEN
+    RAISE EXCEPTION 'permission denied for table %', events
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'Declaring events installs a trigger on the table.',
+            HINT = 'The table''s owner, or a role granted TRIGGER on it, can declare it.';
+  END IF;
   columns := ARRAY(SELECT a.attname::text FROM pg_attribute a
                     WHERE a.attrelid = events AND a.attnum > 0 AND NOT a.attisdropped);
   FOREACH column_name IN ARRAY ARRAY[member_column, type_column] LOOP
@@ -1462,6 +1542,11 @@ $$;
 CREATE FUNCTION segments.undeclare_events(events regclass) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF NOT has_table_privilege(segments._outer_role(), events, 'TRIGGER') THEN
+    RAISE EXCEPTION 'permission denied for table %', events
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'The table''s owner, or a role granted TRIGGER on it, can undeclare it.';
+  END IF;
   DELETE FROM segments.event_source e WHERE e.events = undeclare_events.events;
   IF NOT FOUND THEN
     RAISE EXCEPTION '% is not declared as an events table', events
@@ -1486,13 +1571,23 @@ DECLARE
   job bigint;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
+    IF current_setting('cron.database_name', true) IS NOT NULL
+       AND current_setting('cron.database_name', true) <> current_database() THEN
+      RAISE EXCEPTION 'pg_cron runs in database "%", not in "%"',
+                      current_setting('cron.database_name', true), current_database()
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = format('In database %I, run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                            current_setting('cron.database_name', true),
+                            'pg_segments refresh_due', '* * * * *',
+                            'SELECT segments.refresh_due()', current_database());
+    END IF;
     RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
       USING ERRCODE = 'object_not_in_prerequisite_state',
             DETAIL = 'Scheduled segments, events and relative-time rechecks need '
                      'segments.refresh_due() to run regularly.',
-            HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', cron.database_name, '
-                   'CREATE EXTENSION pg_cron), or run SELECT segments.refresh_due(); every '
-                   'minute from any other scheduler.';
+            HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', cron.database_name = '
+                   'this database, CREATE EXTENSION pg_cron), or run SELECT segments.refresh_due(); '
+                   'every minute from any other scheduler.';
   END IF;
   BEGIN
     step := every::interval;
@@ -1523,14 +1618,8 @@ BEGIN
     PERFORM segments._next_run(every, 'UTC', now());  -- raises for an invalid expression
     cron_schedule := btrim(every);
   END IF;
-  IF current_database() = current_setting('cron.database_name', true) THEN
-    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
-      USING 'pg_segments refresh_due', cron_schedule, 'SELECT segments.refresh_due()';
-  ELSE
-    EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)' INTO job
-      USING 'pg_segments refresh_due', cron_schedule, 'SELECT segments.refresh_due()',
-            current_database();
-  END IF;
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+    USING 'pg_segments refresh_due', cron_schedule, 'SELECT segments.refresh_due()';
   RETURN job;
 END
 $$;
@@ -2138,6 +2227,30 @@ BEGIN
 END
 $$;
 
+-- An events table keeps the columns it was declared with.
+CREATE FUNCTION segments._check_events(events regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  source segments.event_source;
+  missing text;
+BEGIN
+  SELECT * INTO source FROM segments.event_source e WHERE e.events = _check_events.events;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  SELECT c INTO missing FROM unnest(ARRAY[source.member_column, source.type_column]) AS c
+   WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = events
+                      AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped)
+   LIMIT 1;
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'cannot alter table %: it is declared as an events table', events
+      USING ERRCODE = 'dependent_objects_still_exist',
+            DETAIL = format('Column "%s" was declared with segments.declare_events().', missing),
+            HINT = 'Run segments.undeclare_events() first, and declare the table again afterwards.';
+  END IF;
+END
+$$;
+
 CREATE FUNCTION segments._on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2147,6 +2260,10 @@ BEGIN
     IF command.command_tag = 'ALTER TABLE' AND command.classid = 'pg_class'::regclass
        AND EXISTS (SELECT 1 FROM segments.object o WHERE o.object::oid = command.objid) THEN
       PERFORM segments._check_object(command.objid::regclass);
+    END IF;
+    IF command.command_tag = 'ALTER TABLE' AND command.classid = 'pg_class'::regclass
+       AND EXISTS (SELECT 1 FROM segments.event_source e WHERE e.events::oid = command.objid) THEN
+      PERFORM segments._check_events(command.objid::regclass);
     END IF;
     IF command.classid = 'pg_class'::regclass AND command.schema_name = 'segments'
        AND command.object_type = 'table'
@@ -2189,7 +2306,7 @@ CREATE EVENT TRIGGER segments_ddl_end ON ddl_command_end
   WHEN TAG IN ('CREATE TABLE', 'CREATE TRIGGER', 'ALTER TABLE')
   EXECUTE FUNCTION segments._on_ddl_end();
 CREATE EVENT TRIGGER segments_sql_drop ON sql_drop
-  WHEN TAG IN ('DROP TABLE')
+  WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
   EXECUTE FUNCTION segments._on_sql_drop();
 
 -------------------------------------------------------------------------------
@@ -2257,6 +2374,7 @@ GRANT EXECUTE ON FUNCTION
   segments.deactivate(bigint, timestamptz), segments.deactivate(text, timestamptz),
   segments.refresh(bigint), segments.refresh(text), segments.refresh_due(),
   segments._refresh_due_first(), segments._refresh_due_rechecks(),
+  segments._switch(bigint, text, text),
   segments._claim_due(bigint[], boolean), segments._release_claim(bigint),
   segments._mark_running(bigint), segments._refresh_claimed(bigint),
   segments.declare_events(regclass, name, name), segments.undeclare_events(regclass),

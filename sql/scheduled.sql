@@ -26,6 +26,7 @@ SELECT * FROM segments.schedule_runs('every month on last at 23:00', 'Asia/Musca
                                      '2026-01-15 00:00+00');
 SELECT * FROM segments.schedule_runs('0 0 29 2 *', 'UTC', 2, '2026-01-01 00:00+00');
 SELECT * FROM segments.schedule_runs('*/20 9-10 * * mon-fri', 'UTC', 4, '2026-01-09 10:30+00');
+SELECT * FROM segments.schedule_runs('0 12 * * fri-sun', 'UTC', 4, '2026-01-08 00:00+00');
 -- Without a time zone, the session's.
 SET TimeZone = 'Asia/Muscat';
 SELECT segments._next_run('0 3 * * *', NULL, '2026-01-01 00:00+00') AT TIME ZONE 'UTC' AS muscat;
@@ -56,6 +57,8 @@ SELECT segments.create_segment('Bad', 'sch_customers', 'TRUE', kind => 'schedule
 SELECT segments.create_segment('Bad', 'sch_customers', 'TRUE', kind => 'scheduled',
                                schedule => '0 3 * * *', timezone => 'Nowhere/City');
 SELECT segments.create_segment('Bad', 'sch_customers', 'TRUE', schedule => '0 3 * * *');
+SELECT segments.create_segment('Bad', 'sch_customers', 'TRUE', kind => 'scheduled',
+                               schedule => '0 3 * * 9', active => false);
 SELECT count(*) AS nothing_created FROM segments.segment WHERE name = 'Bad';
 -- Changing the schedule or zone recomputes the next run; '' clears the schedule.
 SELECT segments.alter_segment('gold-daily', schedule => '0 4 * * *', timezone => 'UTC');
@@ -74,6 +77,9 @@ SELECT segments.create_segment('Oman visitors', 'sch_customers',
                                schedule => '*/5 * * * *') > 0 AS created;
 SELECT segments.create_segment('Not due', 'sch_customers', 'TRUE', kind => 'scheduled',
                                schedule => '0 0 1 1 *') > 0 AS created;
+-- Without a time zone, the saving session's is recorded.
+SELECT system_name, timezone FROM segments.segment
+ WHERE system_name IN ('oman-visitors', 'not-due') ORDER BY 1;
 UPDATE sch_customers SET tier = 'gold' WHERE id IN (1, 2);
 UPDATE sch_customers SET country = 'OM' WHERE id = 13;
 UPDATE segments.segment SET next_run_at = now() - interval '1 minute'
@@ -122,6 +128,24 @@ SELECT segments.member_count('owned') AS owned_kept;
 GRANT SELECT ON sch_customers TO sch_owner;
 SELECT added, removed, total FROM segments.refresh('owned');
 SELECT status, last_error FROM segments.segment WHERE system_name = 'owned';
+-- A scheduled activation that fails is recorded and does not stop the others; a segment whose
+-- owner lost a privilege can still be deactivated.
+SELECT segments.deactivate('owned');
+REVOKE SELECT ON sch_customers FROM sch_owner;
+UPDATE segments.segment SET activate_at = now() - interval '1 second'
+ WHERE system_name IN ('owned', 'not-due');
+SELECT * FROM segments.refresh_due() ORDER BY 1;
+SELECT segments.rename_segment('owned', 'Owned (broken)');
+SELECT segments.rename_segment('owned', 'Owned');
+SELECT system_name, active, status, last_error FROM segments.segment
+ WHERE system_name IN ('owned', 'not-due') ORDER BY 1;
+GRANT SELECT ON sch_customers TO sch_owner;
+SELECT * FROM segments.refresh_due() ORDER BY 1;
+SELECT active, activate_at FROM segments.segment WHERE system_name = 'owned';
+-- A refresh shown as running that nobody holds was interrupted: recorded as such.
+UPDATE segments.segment SET status = 'running' WHERE system_name = 'owned';
+SELECT * FROM segments.refresh_due() ORDER BY 1;
+SELECT status, last_error FROM segments.segment WHERE system_name = 'owned';
 
 -- The procedure form commits after each segment.
 UPDATE segments.segment SET next_run_at = now() - interval '1 minute'
@@ -141,9 +165,14 @@ SELECT segments.declare_events('sch_events', 'customer', 'kind');
 CREATE SEQUENCE sch_sequence;
 SELECT segments.declare_events('sch_sequence', 'customer_id', 'kind');
 \echo :LAST_ERROR_SQLSTATE
+SET ROLE sch_owner;
+SELECT segments.declare_events('sch_events', 'customer_id', 'kind');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
 SELECT segments.declare_events('sch_events', 'customer_id', 'kind');
 SELECT segments.create_segment('Buyers', 'sch_customers', 'visits > 55', kind => 'scheduled',
-                               update_on_events => ARRAY['purchase', 'refund', '']) > 0 AS created;
+                               update_on_events => ARRAY[' purchase', 'refund', ''],
+                               auto_disable_after => '30 days') > 0 AS created;
 SELECT update_on_events, next_run_at FROM segments.segment WHERE system_name = 'buyers';
 SELECT segments.create_segment('Events on realtime', 'sch_customers', 'TRUE',
                                update_on_events => ARRAY['purchase']);
@@ -170,13 +199,19 @@ INSERT INTO sch_events (customer_id, kind) VALUES (7, 'purchase');
 SELECT count(*) AS marks_after_undeclare FROM segments.event_marks;
 SELECT segments.undeclare_events('sch_events');
 SELECT segments.declare_events('sch_events', 'customer_id', 'kind');
+-- The declared columns stay.
+ALTER TABLE sch_events DROP COLUMN kind;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE sch_events RENAME COLUMN customer_id TO customer;
+ALTER TABLE sch_events ADD COLUMN note text;
 
 -- Auto-disable: a schedule unused for auto_disable_after switches to manual refresh, saying so;
 -- changing the schedule turns it back on. Reads count as use.
 SELECT segments.create_segment('Rarely read', 'sch_customers', 'tier = ''bronze''',
                                kind => 'scheduled', schedule => '0 * * * *',
                                auto_disable_after => '30 days') > 0 AS created;
-UPDATE segments.segment SET created_at = now() - interval '31 days'
+UPDATE segments.segment SET created_at = now() - interval '31 days',
+                            updated_at = now() - interval '31 days'
  WHERE system_name IN ('rarely-read', 'buyers');
 SELECT segments.member_count('buyers') > 0 AS buyers_read;
 SELECT * FROM segments.refresh_due() ORDER BY 1;
@@ -190,6 +225,19 @@ SELECT count(*) AS marks_for_disabled FROM segments.event_marks m
 SELECT segments.alter_segment('rarely-read', schedule => '0 */2 * * *');
 SELECT next_run_at IS NOT NULL AS scheduled_again, auto_disabled_at, status_detail
 FROM segments.segment WHERE system_name = 'rarely-read';
+-- Clearing auto_disabled_at by hand turns it back on too.
+UPDATE segments.segment SET updated_at = now() - interval '31 days', last_used_at = NULL
+ WHERE system_name = 'rarely-read';
+SELECT * FROM segments.refresh_due() ORDER BY 1;
+UPDATE segments.segment SET auto_disabled_at = NULL WHERE system_name = 'rarely-read';
+SELECT next_run_at IS NOT NULL AS scheduled_again, status_detail,
+       updated_at > now() - interval '1 minute' AS counts_as_use
+FROM segments.segment WHERE system_name = 'rarely-read';
+-- A segment without a schedule made due by hand runs once, not forever.
+UPDATE segments.segment SET next_run_at = now() - interval '1 minute' WHERE system_name = 'buyers';
+SELECT * FROM segments.refresh_due();
+SELECT next_run_at FROM segments.segment WHERE system_name = 'buyers';
+SELECT * FROM segments.refresh_due();
 
 -- pg_cron is not installed in this database: a clear message.
 SELECT segments.schedule_with_pg_cron();
@@ -202,3 +250,6 @@ SELECT segments.drop_segment('buyers');
 SELECT count(*) AS marks_of_dropped FROM segments.event_marks;
 DROP TABLE sch_events;
 SELECT count(*) AS event_sources FROM segments.event_source;
+SELECT segments.drop_segment('owned');
+DROP OWNED BY sch_owner;
+DROP ROLE sch_owner;

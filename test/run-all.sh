@@ -71,7 +71,6 @@ done
 if [ "$unscheduled" -eq 0 ]; then record "schedule check" 1 0; else record "schedule check" 0 1; fi
 
 # --- server tests -------------------------------------------------------------------------
-CLUSTER_CRON_DB=contrib_regression
 if ! cluster_start test "${PGSEG_TEST_PORT:-54329}"; then
   record "cluster start" 0 1
   finish

@@ -90,12 +90,10 @@ bool parse_cron_field(std::string_view whole, const Field& field, const Range& r
         if (value > 1000) fail(whole, at(start), std::string(range.what) + " out of range");
         ++k;
       }
-      if (range.weekdays && value == 7) value = 0;  // 7 is Sunday too
       if (value < range.low || value > range.high) {
         fail(whole, at(start),
              std::string(range.what) + " " + std::to_string(value) + " is out of range (" +
-                 std::to_string(range.low) + "-" + std::to_string(range.weekdays ? 7 : range.high) +
-                 ")");
+                 std::to_string(range.low) + "-" + std::to_string(range.high) + ")");
       }
       return static_cast<int>(value);
     }
@@ -135,7 +133,7 @@ bool parse_cron_field(std::string_view whole, const Field& field, const Range& r
       if (i < text.size() && text[i] == '-') {
         ++i;
         high = read_value(i);
-        if (range.weekdays && high == 0 && low > 0) high = 6;  // "fri-sun", "5-7"
+        if (range.weekdays && high == 0 && low > 0) high = 7;  // "fri-sun": Sunday as 7
         if (high < low) fail(whole, at(item_start), "range goes backwards");
       }
     }
@@ -200,8 +198,12 @@ Schedule parse_cron(std::string_view text) {
   schedule.days_star = parse_cron_field(text, fields[2], {1, 31, "day of month", false, false},
                                         schedule.days, &schedule.last_day);
   parse_cron_field(text, fields[3], {1, 12, "month", true, false}, schedule.months, nullptr);
-  schedule.weekdays_star = parse_cron_field(text, fields[4], {0, 6, "day of week", false, true},
-                                            schedule.weekdays, nullptr);
+  // Days of the week are 0-7, both 0 and 7 being Sunday.
+  std::bitset<8> weekdays;
+  schedule.weekdays_star =
+      parse_cron_field(text, fields[4], {0, 7, "day of week", false, true}, weekdays, nullptr);
+  for (std::size_t d = 0; d < 7; ++d) schedule.weekdays[d] = weekdays[d];
+  if (weekdays[7]) schedule.weekdays.set(0);
   for (std::size_t h = 0; h < 24; ++h) {
     if (!hours[h]) continue;
     for (std::size_t m = 0; m < 60; ++m) {

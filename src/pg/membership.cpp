@@ -289,19 +289,7 @@ std::vector<Datum> run_plan(const ObjectInfo& info, SPIPlanPtr* plan, const std:
           if (rc < 0)
             elog(ERROR, "pg_segments: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
           if (SPI_tuptable != nullptr && SPI_processed > 0) {
-            TupleDesc desc = SPI_tuptable->tupdesc;
-            r.count = desc->natts;
-            r.values = static_cast<Datum*>(
-                MemoryContextAllocZero(caller, sizeof(Datum) * (desc->natts + 1)));
-            for (int i = 0; i < desc->natts; ++i) {
-              bool isnull;
-              Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
-              if (isnull) continue;
-              Form_pg_attribute attr = TupleDescAttr(desc, i);
-              MemoryContext old = MemoryContextSwitchTo(caller);
-              r.values[i] = datumCopy(d, attr->attbyval, attr->attlen);
-              MemoryContextSwitchTo(old);
-            }
+            r.values = copy_first_row(caller, &r.count);
           }
           SPI_finish();
           return r;

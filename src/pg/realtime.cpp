@@ -297,6 +297,10 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
                       key_attr->attbyval, key_attr->attlen);
     if (!any_marked && !key_changed) return;
     const Datum key = object.new_values[key_index];
+    // Earliest recheck times of the old and the new row over the evaluated relative-time
+    // segments.
+    std::optional<TimestampTz> marked_old;
+    std::optional<TimestampTz> marked_new;
     for (std::size_t index = 0; index < object.segments.size(); ++index) {
       if (!object.marked[index]) continue;
       ++state().evaluations;
@@ -304,21 +308,25 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       RowEvaluator& evaluator = *segment.compiled->evaluator;
       const bool was =
           is_member(evaluator.eval_values(object.old_values.data(), object.old_nulls.get(), natts));
+      if (segment.time_relative) earliest(marked_old, evaluator.next_due());
       const bool is =
           is_member(evaluator.eval_values(object.new_values.data(), object.new_nulls.get(), natts));
+      if (segment.time_relative) earliest(marked_new, evaluator.next_due());
       if (was != is) buffer_change(info, segment.id, key, is);
     }
     if (object.time_segments.empty() || (!time_changed && !key_changed)) return;
-    // The old key's recheck row went with the key move; otherwise write only real changes.
-    std::optional<TimestampTz> due_new =
-        row_due(object, object.new_values.data(), object.new_nulls.get(), natts);
     if (key_changed) {
-      if (due_new) buffer_due(info, key, due_new);
+      // The old key's recheck row went with the key move.
+      std::optional<TimestampTz> due =
+          row_due(object, object.new_values.data(), object.new_nulls.get(), natts);
+      if (due) buffer_due(info, key, due);
       return;
     }
-    std::optional<TimestampTz> due_old =
-        row_due(object, object.old_values.data(), object.old_nulls.get(), natts);
-    if (due_old != due_new) buffer_due(info, key, due_new);
+    // The row's recheck time is the earliest over every relative-time segment. Those not
+    // evaluated read no changed column, so their times are unchanged; if the evaluated ones'
+    // earliest is unchanged too, so is the row's, and nothing is written.
+    if (marked_old == marked_new) return;
+    buffer_due(info, key, row_due(object, object.new_values.data(), object.new_nulls.get(), natts));
   });
 }
 

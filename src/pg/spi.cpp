@@ -38,6 +38,26 @@ RunResult execute(const char* statement, int nparams, Oid* types, Datum* values)
   return result;
 }
 
+}  // namespace
+
+Datum* copy_first_row(MemoryContext into, int* count) {
+  TupleDesc desc = SPI_tuptable->tupdesc;
+  *count = desc->natts;
+  auto* values = static_cast<Datum*>(MemoryContextAllocZero(into, sizeof(Datum) * (desc->natts + 1)));
+  for (int i = 0; i < desc->natts; ++i) {
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
+    if (isnull) continue;
+    Form_pg_attribute attr = TupleDescAttr(desc, i);
+    MemoryContext old = MemoryContextSwitchTo(into);
+    values[i] = datumCopy(d, attr->attbyval, attr->attlen);
+    MemoryContextSwitchTo(old);
+  }
+  return values;
+}
+
+namespace {
+
 struct RowResult {
   Datum* values;
   int count;
@@ -53,19 +73,7 @@ RowResult execute_row(const char* statement, int nparams, Oid* types, Datum* val
     TupleDesc desc = SPI_tuptable->tupdesc;
     bool first_null;
     (void)SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &first_null);
-    if (!first_null) {
-      result.count = desc->natts;
-      result.values = static_cast<Datum*>(MemoryContextAllocZero(caller, sizeof(Datum) * (desc->natts + 1)));
-      for (int i = 0; i < desc->natts; ++i) {
-        bool isnull;
-        Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
-        if (isnull) continue;
-        Form_pg_attribute attr = TupleDescAttr(desc, i);
-        MemoryContext old = MemoryContextSwitchTo(caller);
-        result.values[i] = datumCopy(d, attr->attbyval, attr->attlen);
-        MemoryContextSwitchTo(old);
-      }
-    }
+    if (!first_null) result.values = copy_first_row(caller, &result.count);
   }
   SPI_finish();
   return result;

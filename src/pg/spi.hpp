@@ -57,4 +57,8 @@ auto as_role(Oid role, Body&& body, bool pin_search_path = true) -> decltype(bod
 // Owner of a relation.
 Oid relation_owner(Oid relid);
 
+// The first row of the last SPI result, copied into `into` (NULL columns as 0), with its number
+// of columns in *count. PostgreSQL code: call it inside pg_guard, with a row present.
+Datum* copy_first_row(MemoryContext into, int* count);
+
 }  // namespace pgseg::pg

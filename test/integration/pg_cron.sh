@@ -17,6 +17,12 @@ fail() {
 }
 
 q "CREATE EXTENSION pg_segments"
+# Before pg_cron is created here: a clear message.
+message=$(q "SELECT segments.schedule_with_pg_cron()" 2>&1 || true)
+case "$message" in
+  *'pg_cron is not installed in database "segments_cron"'*) ;;
+  *) fail "message without pg_cron: $message" ;;
+esac
 q "CREATE EXTENSION pg_cron"
 q "CREATE TABLE cron_customers (id int PRIMARY KEY, tier text)"
 q "INSERT INTO cron_customers SELECT i, CASE WHEN i % 2 = 0 THEN 'gold' ELSE 'silver' END

@@ -96,6 +96,14 @@ TEST(Schedule, CronBasics) {
   EXPECT_EQ(next("0 0 1,15 * *", kUtc, utc(2026, 1, 2)), utc(2026, 1, 15));
   EXPECT_EQ(next("30 4 * jan,jul sun", kUtc, utc(2026, 2, 1)), utc(2026, 7, 5, 4, 30));
   EXPECT_EQ(next("0 12 * * 7", kUtc, utc(2026, 1, 5)), utc(2026, 1, 11, 12));  // 7 is Sunday
+  // Ranges may end on Sunday as 7 or by name: Friday, Saturday and Sunday.
+  for (const char* text : {"0 12 * * fri-sun", "0 12 * * 5-7"}) {
+    EXPECT_EQ(next(text, kUtc, utc(2026, 1, 9, 13)), utc(2026, 1, 10, 12)) << text;
+    EXPECT_EQ(next(text, kUtc, utc(2026, 1, 10, 13)), utc(2026, 1, 11, 12)) << text;
+    EXPECT_EQ(next(text, kUtc, utc(2026, 1, 11, 13)), utc(2026, 1, 16, 12)) << text;
+  }
+  EXPECT_EQ(next("0 12 * * 1-7", kUtc, utc(2026, 1, 10, 13)), utc(2026, 1, 11, 12));
+  EXPECT_EQ(next("0 12 * * 0-7", kUtc, utc(2026, 1, 5, 13)), utc(2026, 1, 6, 12));
   EXPECT_EQ(next("5/20 * * * *", kUtc, utc(2026, 1, 1, 0, 30)), utc(2026, 1, 1, 0, 45));
   EXPECT_EQ(next("@daily", kUtc, utc(2026, 1, 1, 1)), utc(2026, 1, 2));
   EXPECT_EQ(next("@hourly", kUtc, utc(2026, 1, 1, 1, 1)), utc(2026, 1, 1, 2));
@@ -146,6 +154,7 @@ TEST(Schedule, ErrorsSayWhereAndWhy) {
   EXPECT_NE(refused("every mondy at 09:00").find("\"mondy\" is not a weekday"), std::string::npos);
   EXPECT_NE(refused("every mondy at 09:00").find("at character 7"), std::string::npos);
   EXPECT_NE(refused("0 25 * * *").find("hour 25 is out of range (0-23)"), std::string::npos);
+  EXPECT_NE(refused("0 0 * * 8").find("day of week 8 is out of range (0-7)"), std::string::npos);
   EXPECT_NE(refused("0 3 * *").find("five fields"), std::string::npos);
   EXPECT_NE(refused("0 3 * * * *").find("five fields"), std::string::npos);
   EXPECT_NE(refused("every day at 25:00").find("time of day"), std::string::npos);
