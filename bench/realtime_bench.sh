@@ -19,14 +19,7 @@ WORK=$(mktemp -d)
 source scripts/cluster.sh
 cluster_start bench "${BENCH_PORT:-54340}"
 trap 'cluster_stop; rm -rf "$WORK"' EXIT
-cat >>"$CLUSTER_DIR/data/postgresql.conf" <<CONF
-shared_buffers = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-synchronous_commit = off
-autovacuum = off
-CONF
-as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -w restart >/dev/null
+cluster_tune_for_bench
 DB=pgseg_bench
 psql -X -q -d postgres -c "CREATE DATABASE $DB"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB -c "$1"; }
@@ -93,6 +86,7 @@ copy_seconds() {
 }
 
 set_segments() {  # set_segments N: exactly the first N filters as active realtime segments
+  reset_table  # rows added by earlier runs leave while the segments are fewer
   q "SELECT count(*) FROM (SELECT segments.drop_segment(id) FROM segments.segment) d" >/dev/null
   if [ "$1" -gt 0 ]; then
     local start=$(date +%s)
@@ -138,7 +132,6 @@ R[flips_1000]=$(( $(feed_count) - $(cat "$WORK/feed_before") ))
 R[quiet_1000]=$(tps quiet)
 R[ltv_1000]=$(q "SELECT count(*) FROM bench_filters WHERE filter LIKE '%lifetime_value%'")
 echo "- 1000 segments: quiet ${R[quiet_1000]} tps, churn ${R[churn_1000]} tps (${R[flips_1000]} membership changes)"
-set_segments 0
 
 ratio() { echo "scale=3; $1 / $2" | bc -l | sed 's/^\./0./'; }
 us_per_row() { echo "scale=2; ($CLIENTS / $1 - $CLIENTS / $2) * 1000000" | bc -l | sed 's/^\./0./; s/^-\./-0./'; }

@@ -16,15 +16,7 @@ CUSTOMERS=${BENCH_CUSTOMERS:-1000000}
 source scripts/cluster.sh
 cluster_start refresh_bench "${BENCH_PORT:-54345}"
 trap cluster_stop EXIT
-cat >>"$CLUSTER_DIR/data/postgresql.conf" <<CONF
-shared_buffers = 1GB
-work_mem = 64MB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-synchronous_commit = off
-autovacuum = off
-CONF
-as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -w restart >/dev/null
+cluster_tune_for_bench  # work_mem stays at its default: refreshes raise their own
 DB=pgseg_refresh_bench
 psql -X -q -d postgres -c "CREATE DATABASE $DB"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB -c "$1"; }

@@ -63,3 +63,16 @@ cluster_stop() {
     as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
 }
+
+# cluster_tune_for_bench: settings for benchmarks on this machine (larger buffers and WAL, no
+# autovacuum or synchronous commit to add noise), applied with a restart.
+cluster_tune_for_bench() {
+  cat >>"$CLUSTER_DIR/data/postgresql.conf" <<CONF
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+synchronous_commit = off
+autovacuum = off
+CONF
+  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -w restart >/dev/null
+}
