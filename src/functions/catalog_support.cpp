@@ -30,7 +30,8 @@ std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
     int count;
     deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
     auto** items = static_cast<char**>(palloc0(sizeof(char*) * (count + 1)));
-    for (int i = 0; i < count; ++i) items[i] = nulls[i] ? nullptr : TextDatumGetCString(elements[i]);
+    for (int i = 0; i < count; ++i)
+      items[i] = nulls[i] ? nullptr : TextDatumGetCString(elements[i]);
     return Raw{items, count};
   });
   std::vector<std::string> result;
@@ -56,7 +57,9 @@ Datum text_array_datum(const std::vector<std::string>& items) {
 
 // _outer_role(): the role calling from outside any SECURITY DEFINER function, i.e. the role
 // a segment created now belongs to.
-PGSEG_FUNCTION(pgseg_outer_role) { return ObjectIdGetDatum(GetOuterUserId()); }
+PGSEG_FUNCTION(pgseg_outer_role) {
+  return ObjectIdGetDatum(GetOuterUserId());
+}
 
 // _closest_name(name, candidates): the candidate within a small edit distance, else NULL.
 PGSEG_FUNCTION(pgseg_closest_name) {

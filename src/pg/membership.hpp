@@ -24,7 +24,7 @@ struct ObjectInfo {
   int16 key_length = 0;
   bool key_by_value = false;
   char key_align = 'i';
-  std::string key_equals;  // OPERATOR(schema.=) for the key type
+  std::string key_equals;   // OPERATOR(schema.=) for the key type
   Oid writer = InvalidOid;  // role that writes membership (the tables' owner)
 };
 

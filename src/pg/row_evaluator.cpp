@@ -83,9 +83,9 @@ Interval interval_of(const ParamSpec& spec) {
 TimestampTz shift(TimestampTz t, const ParamSpec& spec, int sign) {
   Interval span = interval_of(spec);
   return pg_guard([&] {
-    return DatumGetTimestampTz(DirectFunctionCall2(
-        sign < 0 ? timestamptz_mi_interval : timestamptz_pl_interval, TimestampTzGetDatum(t),
-        IntervalPGetDatum(&span)));
+    return DatumGetTimestampTz(
+        DirectFunctionCall2(sign < 0 ? timestamptz_mi_interval : timestamptz_pl_interval,
+                            TimestampTzGetDatum(t), IntervalPGetDatum(&span)));
   });
 }
 
@@ -298,8 +298,8 @@ std::optional<TimestampTz> RowEvaluator::next_due() {
     const Cell& cell = cells_[static_cast<std::size_t>(bound.slot)];
     if (cell.kind != CellKind::kInt) continue;
     const ParamSpec& spec = specs[static_cast<std::size_t>(bound.param)];
-    Flip flip = next_flip(cell.i, spec, params_[static_cast<std::size_t>(bound.param)],
-                          params_now_);
+    Flip flip =
+        next_flip(cell.i, spec, params_[static_cast<std::size_t>(bound.param)], params_now_);
     TimestampTz at;
     if (flip.kind == Flip::Kind::kAt) {
       at = flip.at;

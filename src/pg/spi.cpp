@@ -22,7 +22,8 @@ RunResult execute(const char* statement, int nparams, Oid* types, Datum* values)
   if (SPI_tuptable != nullptr && SPI_processed > 0) {
     TupleDesc desc = SPI_tuptable->tupdesc;
     result.count = desc->natts;
-    result.values = static_cast<int64*>(MemoryContextAllocZero(caller, sizeof(int64) * (desc->natts + 1)));
+    result.values =
+        static_cast<int64*>(MemoryContextAllocZero(caller, sizeof(int64) * (desc->natts + 1)));
     for (int i = 0; i < desc->natts; ++i) {
       bool isnull;
       Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);
@@ -43,7 +44,8 @@ RunResult execute(const char* statement, int nparams, Oid* types, Datum* values)
 Datum* copy_first_row(MemoryContext into, int* count) {
   TupleDesc desc = SPI_tuptable->tupdesc;
   *count = desc->natts;
-  auto* values = static_cast<Datum*>(MemoryContextAllocZero(into, sizeof(Datum) * (desc->natts + 1)));
+  auto* values =
+      static_cast<Datum*>(MemoryContextAllocZero(into, sizeof(Datum) * (desc->natts + 1)));
   for (int i = 0; i < desc->natts; ++i) {
     bool isnull;
     Datum d = SPI_getbinval(SPI_tuptable->vals[0], desc, i + 1, &isnull);

@@ -14,8 +14,8 @@ namespace pgseg::pg {
 // when role is valid (a restricted, local role change, as REFRESH MATERIALIZED VIEW does), and
 // returns the first row's columns as int64 values (NULL as 0). Errors propagate as PgError,
 // with the role and settings restored first.
-std::vector<int64> run_sql(const std::string& statement, Oid role = InvalidOid,
-                           int nparams = 0, Oid* types = nullptr, Datum* values = nullptr);
+std::vector<int64> run_sql(const std::string& statement, Oid role = InvalidOid, int nparams = 0,
+                           Oid* types = nullptr, Datum* values = nullptr);
 
 // Like run_sql, but returns the first row's values as Datums copied into the caller's memory
 // context; empty when there is no row or its first value is NULL.
@@ -39,8 +39,8 @@ auto as_role(Oid role, Body&& body, bool pin_search_path = true) -> decltype(bod
     });
   }
   if (OidIsValid(role)) {
-    SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE |
-                                     SECURITY_RESTRICTED_OPERATION);
+    SetUserIdAndSecContext(
+        role, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
   }
   try {
     auto result = body();

@@ -183,7 +183,7 @@ TEST(NextFlip, WithinLastEndsAfterTheInterval) {
   ParamSpec lower{-1, 7, TimeUnit::kDay};
   Flip f = next_flip(value, lower, now - 7 * kDay, now);
   ASSERT_EQ(f.kind, Flip::Kind::kAt);
-  EXPECT_LE(f.at, value + 7 * kDay + 1);      // never late
+  EXPECT_LE(f.at, value + 7 * kDay + 1);            // never late
   EXPECT_GE(f.at, value + 7 * kDay - 3 * kHourUs);  // and close
   // Already past the bound: no further change.
   EXPECT_EQ(next_flip(now - 9 * kDay, lower, now - 7 * kDay, now).kind, Flip::Kind::kNever);
