@@ -888,6 +888,7 @@ BEGIN
   ELSIF NOT OLD.active THEN
     NEW.status := 'ok';
     NEW.status_detail := NULL;
+    NEW.last_error := NULL;
   END IF;
   PERFORM segments._invalidate(NEW.object);
   RETURN NEW;
@@ -1219,12 +1220,17 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT FROM pg_advisory_unlock(20877, (segment & 2147483647)::integer)
 $$;
 
--- Shows a claimed segment as running (seen by others once committed).
-CREATE FUNCTION segments._mark_running(segment bigint) RETURNS void
+-- Shows a claimed segment as running (seen by others once committed); false, changing nothing,
+-- when another transaction holds its definition.
+CREATE FUNCTION segments._mark_running(segment bigint) RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  UPDATE segments.segment s
-     SET status = 'running', status_detail = format('refresh started at %s', clock_timestamp())
-   WHERE s.id = segment
+  WITH marked AS (
+    UPDATE segments.segment s
+       SET status = 'running', status_detail = format('refresh started at %s', clock_timestamp())
+     WHERE s.id IN (SELECT l.id FROM segments.segment l WHERE l.id = segment
+                      FOR UPDATE SKIP LOCKED)
+    RETURNING 1)
+  SELECT EXISTS (SELECT 1 FROM marked)
 $$;
 
 -- Refreshes a claimed scheduled segment. Its event marks go first (events committed before
@@ -1247,6 +1253,13 @@ BEGIN
   IF NOT FOUND THEN
     RETURN CASE WHEN EXISTS (SELECT 1 FROM segments.segment s WHERE s.id = segment)
                 THEN 'postponed: the definition is locked by another transaction' END;
+  END IF;
+  -- Deactivated or switched to manual since it was claimed: nothing to do.
+  IF NOT definition.active OR definition.auto_disabled_at IS NOT NULL THEN
+    UPDATE segments.segment s
+       SET status = CASE WHEN s.active THEN 'ok' ELSE 'skipped' END
+     WHERE s.id = segment AND s.status = 'running';
+    RETURN NULL;
   END IF;
   BEGIN
     -- Events committed before this are in the refresh; if it fails, they stay and it is retried.
@@ -1337,6 +1350,7 @@ BEGIN
   -- A refresh shown as running that nobody holds was interrupted (its session ended).
   FOR due IN
     SELECT s.id, s.system_name FROM segments.segment s WHERE s.status = 'running' ORDER BY s.id
+       FOR UPDATE SKIP LOCKED
   LOOP
     CONTINUE WHEN NOT pg_try_advisory_xact_lock(20877, (due.id & 2147483647)::integer);
     UPDATE segments.segment s
@@ -1432,10 +1446,11 @@ BEGIN
     claimed := segments._claim_due(done, true);
     EXIT WHEN claimed IS NULL;
     done := pg_catalog.array_append(done, claimed);
-    PERFORM segments._mark_running(claimed);
-    COMMIT;
-    PERFORM segments._refresh_claimed(claimed);
-    COMMIT;
+    IF segments._mark_running(claimed) THEN
+      COMMIT;
+      PERFORM segments._refresh_claimed(claimed);
+      COMMIT;
+    END IF;
     PERFORM segments._release_claim(claimed);
   END LOOP;
   PERFORM segments._refresh_due_rechecks();
@@ -2139,7 +2154,7 @@ BEGIN
         active = COALESCE((item ->> 'active')::boolean, true),
         tags = ARRAY(SELECT jsonb_array_elements_text(COALESCE(item -> 'tags', '[]'))),
         schedule = item ->> 'schedule',
-        timezone = item ->> 'timezone',
+        timezone = COALESCE(item ->> 'timezone', s.timezone),
         update_on_events = CASE WHEN item ? 'update_on_events' THEN
           ARRAY(SELECT jsonb_array_elements_text(item -> 'update_on_events')) END,
         auto_disable_after = COALESCE((item ->> 'auto_disable_after')::interval, '60 days')
@@ -2151,7 +2166,7 @@ BEGIN
              item ->> 'description', new_filter::text,
              COALESCE((item ->> 'active')::boolean, true),
              ARRAY(SELECT jsonb_array_elements_text(COALESCE(item -> 'tags', '[]'))),
-             item ->> 'schedule', item ->> 'timezone',
+             item ->> 'schedule', COALESCE(item ->> 'timezone', s.timezone),
              CASE WHEN item ? 'update_on_events' THEN
                ARRAY(SELECT jsonb_array_elements_text(item -> 'update_on_events')) END,
              COALESCE((item ->> 'auto_disable_after')::interval, '60 days'));

@@ -12,7 +12,8 @@ SELECT segments.create_segment('WhatsApp opted-in', 'customers',
 SELECT segments.create_segment('New this week', 'customers', 'created_at WITHIN LAST 7 DAYS') AS id;
 SELECT segments.create_segment('Enterprise leads', 'customers',
   'attrs.interest = ''enterprise'' AND tags CONTAINS ''lead''', kind => 'scheduled') AS id;
-SELECT segments.create_segment('High value', 'customers', 'lifetime_value > 2000', kind => 'scheduled') AS id;
+SELECT segments.create_segment('High value', 'customers', 'lifetime_value > 2000', kind => 'scheduled',
+                               schedule => 'every day at 03:00', timezone => 'Asia/Muscat') AS id;
 SELECT segments.create_segment('Webinar attendees', 'customers', kind => 'static') AS id;
 SELECT segments.add_members_from_query('webinar-attendees',
   'SELECT id FROM customers WHERE attrs->>''signup_source'' = ''webinar'' ORDER BY id LIMIT 250') AS added;
@@ -56,6 +57,9 @@ UPDATE customers SET lifetime_value = lifetime_value + 2500 WHERE id IN (7, 8, 9
 UPDATE customers SET lifetime_value = 10 WHERE id IN (SELECT m::bigint FROM segments.members('high-value') AS m LIMIT 2);
 SELECT added, removed, total, duration FROM segments.refresh('high-value');
 SELECT added, removed, total FROM segments.refresh('high-value');
+\echo 'Its schedule (refresh_due(), run by pg_cron, refreshes it then):'
+SELECT system_name, schedule, timezone, next_run_at AT TIME ZONE timezone AS next_run_local
+FROM segments.segment WHERE system_name = 'high-value';
 
 \echo
 \echo '== A form builder estimating a filter while it is typed'
