@@ -237,6 +237,10 @@ CREATE FUNCTION segments._closest_name(name text, candidates text[]) RETURNS tex
   AS 'MODULE_PATHNAME', 'pgseg_closest_name' LANGUAGE C IMMUTABLE STRICT;
 CREATE FUNCTION segments._filter_columns(filter segments.segment_filter, object regclass)
   RETURNS text[] AS 'MODULE_PATHNAME', 'pgseg_filter_columns' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION segments._filter_related_reads(filter segments.segment_filter, object regclass)
+  RETURNS jsonb AS 'MODULE_PATHNAME', 'pgseg_filter_related_reads' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION segments._filter_segments(filter segments.segment_filter)
+  RETURNS text[] AS 'MODULE_PATHNAME', 'pgseg_filter_segments' LANGUAGE C IMMUTABLE STRICT;
 CREATE FUNCTION segments._execute_as(role regrole, statement text) RETURNS bigint[]
   AS 'MODULE_PATHNAME', 'pgseg_execute_as' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION segments._depend_on_extension(class regclass, object oid) RETURNS void
@@ -591,11 +595,65 @@ $$;
 
 -- Refuses unless role may SELECT the object's key and every column the filter reads, and row
 -- level security on the object (which refreshes do not apply) does not restrict role.
+-- Segments whose filters name system_name in IN SEGMENT, as a list, or NULL.
+CREATE FUNCTION segments._referrers(system_name text) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT string_agg(format('%s', s.system_name), ', ' ORDER BY s.system_name)
+    FROM segments.segment s
+   WHERE s.filter IS NOT NULL AND $1 = ANY (segments._filter_segments(s.filter))
+$$;
+
+-- Refuses a filter whose IN SEGMENT references lead back to the segment being saved.
+CREATE FUNCTION segments._check_segment_cycle(system_name text, filter segments.segment_filter)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  cycle text[];
+BEGIN
+  WITH RECURSIVE walk(name, path) AS (
+    SELECT n, ARRAY[_check_segment_cycle.system_name, n]
+      FROM unnest(segments._filter_segments(filter)) AS n
+    UNION ALL
+    SELECT n, w.path || n
+      FROM walk w
+      JOIN segments.segment s ON s.system_name = w.name AND s.filter IS NOT NULL
+     CROSS JOIN LATERAL unnest(segments._filter_segments(s.filter)) AS n
+     WHERE w.name <> _check_segment_cycle.system_name
+       AND NOT (w.name = ANY (w.path[1:cardinality(w.path) - 1]))
+  )
+  SELECT w.path INTO cycle FROM walk w WHERE w.name = _check_segment_cycle.system_name LIMIT 1;
+  IF cycle IS NOT NULL THEN
+    RAISE EXCEPTION 'IN SEGMENT conditions of segment "%" form a cycle', system_name
+      USING ERRCODE = 'invalid_recursion',
+            DETAIL = 'Cycle: ' || array_to_string(cycle, ' -> ') || '.',
+            HINT = 'A segment cannot depend on itself, directly or through other segments.';
+  END IF;
+END
+$$;
+
+-- How many IN SEGMENT levels a filter stands on (0: none), so that refresh_due() refreshes
+-- the segments others read first.
+CREATE FUNCTION segments._segment_level(filter segments.segment_filter) RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  WITH RECURSIVE walk(name, depth) AS (
+    SELECT n, 1 FROM unnest(segments._filter_segments($1)) AS n
+    UNION ALL
+    SELECT n, w.depth + 1
+      FROM walk w
+      JOIN segments.segment s ON s.system_name = w.name AND s.filter IS NOT NULL
+     CROSS JOIN LATERAL unnest(segments._filter_segments(s.filter)) AS n
+     WHERE w.depth < 64
+  )
+  SELECT COALESCE(max(depth), 0) FROM walk
+$$;
+
 CREATE FUNCTION segments._check_readable(role regrole, object regclass,
                                          filter segments.segment_filter) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   missing text;
+  related regclass;
+  related_columns jsonb;
 BEGIN
   IF NOT has_table_privilege(role, object, 'SELECT') THEN
     SELECT string_agg(format('%I', c), ', ') INTO missing
@@ -611,6 +669,25 @@ BEGIN
                               role, missing),
               HINT = 'A segment can only be defined over columns its creator may SELECT.';
     END IF;
+  END IF;
+  -- Related tables the filter reads (foreign keys walked, aggregates).
+  IF filter IS NOT NULL THEN
+    FOR related, related_columns IN
+      SELECT r.key::oid::regclass, r.value
+        FROM jsonb_each(segments._filter_related_reads(filter, object)) AS r
+    LOOP
+      CONTINUE WHEN has_table_privilege(role, related, 'SELECT');
+      SELECT string_agg(format('%I', c), ', ') INTO missing
+        FROM jsonb_array_elements_text(related_columns) AS c
+       WHERE NOT has_column_privilege(role, related, c, 'SELECT');
+      IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'permission denied for table %', related
+          USING ERRCODE = 'insufficient_privilege',
+                DETAIL = format('Role %s cannot SELECT column(s) %s, which the segment reads.',
+                                role, missing),
+                HINT = 'A segment can only be defined over columns its creator may SELECT.';
+      END IF;
+    END LOOP;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = object AND c.relrowsecurity)
      AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = role AND (r.rolsuper OR r.rolbypassrls))
@@ -782,8 +859,29 @@ BEGIN
      AND segments._outer_role() <> d.owner THEN
     PERFORM segments._check_readable(segments._outer_role(), d.object, d.filter);
   END IF;
+  IF NOT is_insert AND d.system_name <> previous.system_name THEN
+    other := segments._referrers(previous.system_name);
+    IF other IS NOT NULL THEN
+      RAISE EXCEPTION 'cannot change the system name of segment "%" because other segments '
+                      'depend on it', previous.system_name
+        USING ERRCODE = 'dependent_objects_still_exist',
+              DETAIL = format('Segments with IN SEGMENT %L: %s.', previous.system_name, other),
+              HINT = 'Change those filters first.';
+    END IF;
+  END IF;
   IF d.filter IS NOT NULL THEN
+    PERFORM segments._check_segment_cycle(d.system_name, d.filter);
     PERFORM segments.to_sql(d.filter, d.object);  -- raises for a filter invalid for the object
+    IF d.kind = 'realtime'
+       AND (segments._filter_related_reads(d.filter, d.object) <> '{}'::jsonb
+            OR cardinality(segments._filter_segments(d.filter)) > 0) THEN
+      RAISE EXCEPTION 'realtime segments cannot read related tables or other segments yet'
+        USING ERRCODE = 'feature_not_supported',
+              DETAIL = format('The filter %s reads other tables than %s or IN SEGMENT membership.',
+                              d.filter, d.object),
+              HINT = 'Create the segment with kind => ''scheduled'' (refreshed by '
+                     'segments.refresh_due() or segments.refresh()).';
+    END IF;
   END IF;
 
   -- timestamps
@@ -901,7 +999,14 @@ CREATE FUNCTION segments._segment_before_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   entry segments.object;
+  referrers text := segments._referrers(OLD.system_name);
 BEGIN
+  IF referrers IS NOT NULL THEN
+    RAISE EXCEPTION 'cannot drop segment "%" because other segments depend on it', OLD.system_name
+      USING ERRCODE = 'dependent_objects_still_exist',
+            DETAIL = format('Segments with IN SEGMENT %L: %s.', OLD.system_name, referrers),
+            HINT = 'Change or drop those segments first.';
+  END IF;
   IF OLD.kind = 'realtime' THEN
     PERFORM segments._lock_object(OLD.object);
   END IF;
@@ -1190,7 +1295,7 @@ BEGIN
        AND (s.next_run_at <= now()
             OR EXISTS (SELECT 1 FROM segments.event_marks m WHERE m.segment_id = s.id))
        AND s.id <> ALL (exclude)
-     ORDER BY s.next_run_at NULLS LAST, s.id
+     ORDER BY segments._segment_level(s.filter), s.next_run_at NULLS LAST, s.id
   LOOP
     IF session_lock THEN
       claimed := pg_try_advisory_lock(20877, (candidate & 2147483647)::integer);
@@ -2070,7 +2175,7 @@ SET intervalstyle = postgres AS $$
         'schedule', s.schedule, 'timezone', s.timezone,
         'update_on_events', to_jsonb(s.update_on_events),
         'auto_disable_after', s.auto_disable_after::text))
-      ORDER BY s.id), '[]'::jsonb))
+      ORDER BY segments._segment_level(s.filter), s.id), '[]'::jsonb))
   FROM segments.segment s
 $$;
 

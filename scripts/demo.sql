@@ -14,6 +14,11 @@ SELECT segments.create_segment('Enterprise leads', 'customers',
   'attrs.interest = ''enterprise'' AND tags CONTAINS ''lead''', kind => 'scheduled') AS id;
 SELECT segments.create_segment('High value', 'customers', 'lifetime_value > 2000', kind => 'scheduled',
                                schedule => 'every day at 03:00', timezone => 'Asia/Muscat') AS id;
+SELECT segments.create_segment('Software repeat buyers', 'customers',
+  'organizations.industry = ''software'' AND orders.count(status = ''paid'' AND created_at WITHIN LAST 90 DAYS) >= 2',
+  kind => 'scheduled', schedule => 'every hour') AS id;
+SELECT segments.create_segment('Gold in Oman, no refunds', 'customers',
+  'IN SEGMENT ''gold-tier-in-oman'' AND NOT orders.exists(status = ''refunded'')', kind => 'scheduled') AS id;
 SELECT segments.create_segment('Webinar attendees', 'customers', kind => 'static') AS id;
 SELECT segments.add_members_from_query('webinar-attendees',
   'SELECT id FROM customers WHERE attrs->>''signup_source'' = ''webinar'' ORDER BY id LIMIT 250') AS added;

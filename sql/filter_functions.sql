@@ -124,7 +124,7 @@ SELECT segments.to_sql('name CONTAINS ''x''', 'customers');
 SELECT segments.to_sql('name WITHIN LAST 3 DAYS', 'customers');
 SELECT segments.to_sql('opted_out > TRUE', 'customers');
 SELECT segments.to_sql('attrs = ''x''', 'customers');
--- Relationships and segment references arrive in a later version.
+-- Unknown related tables and segments.
 SELECT segments.to_sql('orders.count() > 1', 'customers');
 \echo :LAST_ERROR_SQLSTATE
 SELECT segments.to_sql('IN SEGMENT ''vip''', 'customers');

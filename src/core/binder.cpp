@@ -166,9 +166,8 @@ class Binder {
       case NodeKind::kConst:
         return;
       case NodeKind::kInSegment:
-        throw Error(sqlstate::kFeatureNotSupported,
-                    "IN SEGMENT conditions are not supported by this version of pg_segments",
-                    "in condition: " + print_filter(node));
+        bind_segment(node);
+        return;
       default:
         bind_predicate(node);
     }
@@ -180,58 +179,228 @@ class Binder {
     throw Error(code, std::move(message), "in condition: " + print_filter(node), std::move(hint));
   }
 
-  std::string column_label(const Binding& binding) const {
-    std::string label = "column " + quoted(binding.column->name);
-    if (!binding.json_path.empty()) {
-      std::vector<std::string> path{binding.column->name};
-      path.insert(path.end(), binding.json_path.begin(), binding.json_path.end());
-      return "key " + quoted(print_path(path));
+  // How messages name what a binding reads: column tier, key attrs.plan, column
+  // organizations.industry, orders.sum(amount).
+  static std::string column_label(const Binding& binding) {
+    std::vector<std::string> names;
+    for (const Relationship* step : binding.path) names.push_back(step->name);
+    if (binding.aggregate != nullptr) {
+      std::string call = print_path(names) + "." + aggregate_func_name(binding.aggregate->func) +
+                         "(" + (binding.argument ? print_identifier(binding.argument->name) : "") +
+                         ")";
+      return quoted(call) + " of type " + binding.column->type.name;
     }
-    return label + " of type " + binding.column->type.name;
+    names.push_back(binding.column->name);
+    if (!binding.json_path.empty()) {
+      names.insert(names.end(), binding.json_path.begin(), binding.json_path.end());
+      return "key " + quoted(print_path(names));
+    }
+    return "column " + quoted(print_path(names)) + " of type " + binding.column->type.name;
+  }
+
+  static std::string name_list(const std::vector<std::string>& names) {
+    std::string list;
+    for (std::size_t i = 0; i < names.size() && i < 20; ++i) {
+      if (i > 0) list += ", ";
+      list += print_identifier(names[i]);
+    }
+    if (names.size() > 20) list += ", ...";
+    return list;
+  }
+
+  [[noreturn]] void unknown_name(const Node& node, const ObjectSchema& schema,
+                                 std::size_t position) const {
+    const std::vector<std::string>& path = node.operand.path;
+    const std::string& name = path[position];
+    std::vector<std::string> candidates = schema.column_names();
+    std::vector<std::string> relationships = schema.relationship_names();
+    candidates.insert(candidates.end(), relationships.begin(), relationships.end());
+    std::string message = "column " + quoted(name) + " does not exist in " + schema.object_name();
+    std::string suggestion = closest_name(name, candidates);
+    std::string hint;
+    if (!suggestion.empty()) {
+      std::vector<std::string> fixed = path;
+      fixed[position] = suggestion;
+      hint = "Perhaps you meant " + quoted(print_path(fixed)) + ".";
+    } else if (position + 1 < path.size() || node.operand.aggregate) {
+      message =
+          quoted(name) + " is neither a column nor a related table of " + schema.object_name();
+      hint = relationships.empty() ? "Related tables are reached through foreign keys; " +
+                                         schema.object_name() + " has none."
+                                   : "Related tables of " + schema.object_name() + ": " +
+                                         name_list(relationships) + ".";
+    } else {
+      hint = "Columns of " + schema.object_name() + ": " + name_list(schema.column_names()) + ".";
+    }
+    fail(sqlstate::kUndefinedColumn, node, std::move(message), std::move(hint));
   }
 
   Binding resolve(const Node& node) const {
     const Operand& operand = node.operand;
-    if (operand.aggregate) {
-      fail(sqlstate::kFeatureNotSupported, node,
-           "aggregates over related tables are not supported by this version of pg_segments");
-    }
-    const Column* column = schema_.find_column(operand.path.front());
-    if (column == nullptr) {
-      std::string message =
-          "column " + quoted(operand.path.front()) + " does not exist in " + schema_.object_name();
-      std::string suggestion = closest_name(operand.path.front(), schema_.column_names());
-      std::string hint;
-      if (!suggestion.empty()) {
-        std::vector<std::string> fixed = operand.path;
-        fixed.front() = suggestion;
-        hint = "Perhaps you meant " + quoted(print_path(fixed)) + ".";
-      } else if (operand.path.size() > 1) {
-        hint = "Filters over related tables are not supported by this version of pg_segments.";
-      } else {
-        std::string list;
-        std::vector<std::string> names = schema_.column_names();
-        for (std::size_t i = 0; i < names.size() && i < 20; ++i) {
-          if (i > 0) list += ", ";
-          list += print_identifier(names[i]);
-        }
-        if (names.size() > 20) list += ", ...";
-        hint = "Columns of " + schema_.object_name() + ": " + list + ".";
-      }
-      fail(sqlstate::kUndefinedColumn, node, std::move(message), std::move(hint));
-    }
+    const std::vector<std::string>& path = operand.path;
+    const bool aggregate = operand.aggregate != nullptr;
     Binding binding;
-    binding.column = column;
-    if (operand.path.size() > 1) {
-      if (column->type.category != TypeCategory::kJsonb) {
-        fail(sqlstate::kDatatypeMismatch, node,
-             "column " + quoted(column->name) + " is of type " + column->type.name +
-                 " and has no keys",
-             "Keys can be read from jsonb columns only, as in attrs.plan.");
+    const ObjectSchema* schema = &schema_;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      const bool last = i + 1 == path.size();
+      const Column* column = schema->find_column(path[i]);
+      if (column != nullptr && !(last && aggregate)) {
+        binding.column = column;
+        binding.schema = schema;
+        if (!last) {
+          if (column->type.category != TypeCategory::kJsonb) {
+            fail(sqlstate::kDatatypeMismatch, node,
+                 "column " + quoted(column->name) + " is of type " + column->type.name +
+                     " and has no keys",
+                 "Keys can be read from jsonb columns only, as in attrs.plan.");
+          }
+          binding.json_path.assign(path.begin() + static_cast<std::ptrdiff_t>(i) + 1, path.end());
+        }
+        return binding;
       }
-      binding.json_path.assign(operand.path.begin() + 1, operand.path.end());
+      const Relationship* relationship = nullptr;
+      try {
+        relationship = schema->find_relationship(path[i]);
+      } catch (const Error& e) {
+        throw Error(e.sqlstate(), e.what(), "in condition: " + print_filter(node), e.hint());
+      }
+      if (relationship == nullptr) {
+        if (column != nullptr) {
+          fail(sqlstate::kDatatypeMismatch, node,
+               "column " + quoted(column->name) + " is not a related table",
+               "Aggregates read the rows of a table with a foreign key to " +
+                   schema->object_name() + ", as in orders.count(status = 'paid') >= 3.");
+        }
+        unknown_name(node, *schema, i);
+      }
+      binding.path.push_back(relationship);
+      out_.note_relationship(relationship);
+      if (relationship->to_many) {
+        if (!last || !aggregate) {
+          fail(sqlstate::kDatatypeMismatch, node,
+               quoted(relationship->name) + " has many rows for each row of " +
+                   schema->object_name(),
+               "Aggregate them, as in " + print_identifier(relationship->name) +
+                   ".count(...) >= 3, " + print_identifier(relationship->name) +
+                   ".exists(...) or " + print_identifier(relationship->name) +
+                   ".sum(column WHERE ...) > 500.");
+        }
+        bind_aggregate(node, binding, *relationship);
+        return binding;
+      }
+      if (last) {
+        if (aggregate) {
+          fail(sqlstate::kDatatypeMismatch, node,
+               quoted(path[i]) + " is the one row that " + schema->object_name() +
+                   " references; there is nothing to aggregate",
+               "Compare its columns directly, as in " + print_identifier(path[i]) +
+                   ".column = ....");
+        }
+        fail(sqlstate::kDatatypeMismatch, node,
+             quoted(path[i]) + " is a related table, not a column",
+             "Name one of its columns, as in " + print_identifier(path[i]) + "." +
+                 print_identifier(relationship->target->column_names().empty()
+                                      ? std::string("column")
+                                      : relationship->target->column_names().front()) +
+                 ".");
+      }
+      schema = relationship->target;
     }
-    return binding;
+    fail(sqlstate::kUndefinedColumn, node, "condition names no column");
+  }
+
+  // relation.func(argument WHERE condition): binds the condition over the related table and
+  // gives the binding the aggregate's result type.
+  void bind_aggregate(const Node& node, Binding& binding, const Relationship& relationship) const {
+    const Aggregate& aggregate = *node.operand.aggregate;
+    const ObjectSchema& child = *relationship.target;
+    binding.aggregate = &aggregate;
+    if (aggregate.condition) Binder(child, out_).bind(*aggregate.condition);
+    Column result;
+    result.name = aggregate_func_name(aggregate.func);
+    if (aggregate.func == AggregateFunc::kCount) {
+      result.type.category = TypeCategory::kInteger;
+      result.type.name = "bigint";
+      binding.column = out_.own_column(std::move(result));
+      return;
+    }
+    if (aggregate.func == AggregateFunc::kExists) {
+      result.type.category = TypeCategory::kBool;
+      result.type.name = "boolean";
+      binding.column = out_.own_column(std::move(result));
+      return;
+    }
+    const std::string call = print_identifier(relationship.name) + "." +
+                             aggregate_func_name(aggregate.func) + "(" +
+                             print_path(aggregate.column) + ")";
+    if (aggregate.column.size() != 1) {
+      fail(sqlstate::kFeatureNotSupported, node,
+           std::string(aggregate_func_name(aggregate.func)) + " takes a column of " +
+               child.object_name() + ", not a path",
+           "Write " + call.substr(0, call.find('(')) + "(column WHERE condition).");
+    }
+    const Column* argument = child.find_column(aggregate.column.front());
+    if (argument == nullptr) {
+      std::string suggestion = closest_name(aggregate.column.front(), child.column_names());
+      fail(sqlstate::kUndefinedColumn, node,
+           "column " + quoted(aggregate.column.front()) + " does not exist in " +
+               child.object_name(),
+           suggestion.empty()
+               ? "Columns of " + child.object_name() + ": " + name_list(child.column_names()) + "."
+               : "Perhaps you meant " + quoted(suggestion) + ".");
+    }
+    binding.argument = argument;
+    const TypeCategory category = argument->type.category;
+    const bool numeric = category == TypeCategory::kInteger || category == TypeCategory::kNumeric ||
+                         category == TypeCategory::kFloat;
+    if (aggregate.func == AggregateFunc::kSum || aggregate.func == AggregateFunc::kAvg) {
+      if (!numeric) {
+        fail(sqlstate::kUndefinedFunction, node,
+             std::string(aggregate_func_name(aggregate.func)) + " is not supported for column " +
+                 quoted(argument->name) + " of type " + argument->type.name,
+             "sum and avg take integer, numeric or floating-point columns.");
+      }
+      // sum(integer) and avg of exact types are numeric (exact, never overflowing); of
+      // floating-point columns, double precision.
+      result.type.category =
+          category == TypeCategory::kFloat ? TypeCategory::kFloat : TypeCategory::kNumeric;
+      result.type.name = category == TypeCategory::kFloat ? "double precision" : "numeric";
+      binding.column = out_.own_column(std::move(result));
+      return;
+    }
+    switch (category) {
+      case TypeCategory::kText:
+      case TypeCategory::kBpchar:
+      case TypeCategory::kInteger:
+      case TypeCategory::kNumeric:
+      case TypeCategory::kFloat:
+      case TypeCategory::kDate:
+      case TypeCategory::kTimestamp:
+      case TypeCategory::kTimestampTz:
+      case TypeCategory::kEnum:
+        break;
+      default:
+        fail(sqlstate::kUndefinedFunction, node,
+             std::string(aggregate_func_name(aggregate.func)) + " is not supported for column " +
+                 quoted(argument->name) + " of type " + argument->type.name,
+             "min and max take text, number, date, timestamp and enum columns.");
+    }
+    // min and max have the argument's type: literals are read as the column reads them.
+    Column copy = *argument;
+    binding.column = out_.own_column(std::move(copy));
+    binding.schema = &child;
+  }
+
+  void bind_segment(const Node& node) {
+    Binding binding;
+    try {
+      binding.segment = schema_.find_segment(node.segment);
+    } catch (const Error& e) {
+      throw Error(e.sqlstate(), e.what(), "in condition: " + print_filter(node), e.hint());
+    }
+    binding.column = binding.segment.key;
+    out_.note_segment(binding.segment.id);
+    out_.add(node, std::move(binding));
   }
 
   void bind_predicate(const Node& node) {
@@ -269,8 +438,9 @@ class Binder {
                  column_label(binding) + " with " + literal_kind_name(literal.kind),
              std::move(hint));
       }
+      if (binding.schema == nullptr) continue;
       try {
-        schema_.check_literal(*binding.column, literal, element);
+        binding.schema->check_literal(*binding.column, literal, element);
       } catch (const Error& e) {
         std::string detail = e.detail().empty() ? "" : e.detail() + "\n";
         throw Error(e.sqlstate(), e.what(), detail + "in condition: " + print_filter(node),
@@ -384,6 +554,22 @@ class Binder {
 };
 
 }  // namespace
+
+SegmentRef ObjectSchema::find_segment(std::string_view name) const {
+  throw Error(sqlstate::kUndefinedObject,
+              "segment " + quoted(std::string(name)) + " does not exist");
+}
+
+void BoundFilter::note_relationship(const Relationship* relationship) {
+  if (std::find(relationships_.begin(), relationships_.end(), relationship) ==
+      relationships_.end()) {
+    relationships_.push_back(relationship);
+  }
+}
+
+void BoundFilter::note_segment(std::int64_t id) {
+  if (std::find(segments_.begin(), segments_.end(), id) == segments_.end()) segments_.push_back(id);
+}
 
 BoundFilter bind_filter(const Node& root, const ObjectSchema& schema) {
   BoundFilter bound;

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/error.hpp"
 #include "core/number.hpp"
+#include "core/printer.hpp"
 
 namespace pgseg {
 
@@ -701,6 +703,10 @@ void ProgramBuilder::emit(const Node& node) {
       break;
   }
   const Binding& binding = bound_->binding(node);
+  if (binding.related()) {
+    leaf(host_.related(node, *bound_, *this));
+    return;
+  }
   switch (node.kind) {
     case NodeKind::kCompare:
       emit_compare(node, binding, node.op, node.literals.front());
@@ -735,6 +741,13 @@ void ProgramBuilder::emit(const Node& node) {
       constant(false);
       return;
   }
+}
+
+std::unique_ptr<Predicate> ProgramHost::related(const Node& node, const BoundFilter&,
+                                                ProgramBuilder&) {
+  throw Error(sqlstate::kFeatureNotSupported,
+              "conditions over related tables and segments cannot be evaluated here",
+              "in condition: " + print_filter(node));
 }
 
 std::unique_ptr<Program> ProgramBuilder::build(const Node& root, const BoundFilter& bound) {

@@ -172,6 +172,10 @@ class ProgramHost {
                                               ContainsMode mode,
                                               const std::vector<Literal>& literals,
                                               ProgramBuilder& builder) = 0;
+  // A condition that reads other rows (related tables, IN SEGMENT). The core cannot read them;
+  // a host that can (PostgreSQL, by SQL) overrides this.
+  virtual std::unique_ptr<Predicate> related(const Node& node, const BoundFilter& bound,
+                                             ProgramBuilder& builder);
 };
 
 // A compiled filter.

@@ -4,6 +4,7 @@
 #include "core/no_postgres.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,26 @@ struct Column {
   ColumnType type;
 };
 
+class ObjectSchema;
+
+// A foreign key seen from the object: many-to-one (the object references target) or one-to-many
+// (target references the object). Columns pair up: local_columns[i] = target_columns[i].
+struct Relationship {
+  bool to_many = false;
+  std::string name;      // the name filters use: the other table's name or the constraint's
+  std::string sql_name;  // the other table, quoted and schema-qualified for SQL
+  const ObjectSchema* target = nullptr;
+  std::vector<const Column*> local_columns;   // columns of this object
+  std::vector<const Column*> target_columns;  // columns of target
+};
+
+// A segment that IN SEGMENT names, over the same object.
+struct SegmentRef {
+  std::int64_t id = 0;
+  std::string membership_sql;   // the membership relation, quoted and qualified for SQL
+  const Column* key = nullptr;  // the object's key column, which membership rows hold
+};
+
 class ObjectSchema {
  public:
   virtual ~ObjectSchema() = default;
@@ -58,6 +79,14 @@ class ObjectSchema {
   virtual void check_literal(const Column& column, const Literal& literal, bool element) const = 0;
   // Ordering of jsonb strings follows the database's default collation.
   virtual bool default_collation_is_c() const = 0;
+
+  // The relationship name walks (a table name or a foreign key constraint's name), or nullptr.
+  // Throws an Error (42702) when two foreign keys answer to the name.
+  virtual const Relationship* find_relationship(std::string_view /*name*/) const { return nullptr; }
+  virtual std::vector<std::string> relationship_names() const { return {}; }
+  // The segment over this object with that system name. Throws an Error when there is none
+  // (42704, with a did-you-mean) or when it is defined over another object.
+  virtual SegmentRef find_segment(std::string_view name) const;
 };
 
 }  // namespace pgseg

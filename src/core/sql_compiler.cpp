@@ -71,16 +71,28 @@ class SqlCompiler {
   }
 
  private:
-  std::string column_sql(const Binding& binding) const {
-    std::string column = dialect_.quote_identifier(binding.column->name);
-    if (!options_.row_alias.empty()) {
-      column = dialect_.quote_identifier(options_.row_alias) + "." + column;
+  // The column as written at the current depth: the object's own (depth 0) or the alias of
+  // the related row being read.
+  std::string column_ref(const Column& column, int depth) const {
+    if (depth > 0) {
+      return "seg_r" + std::to_string(depth) + "." + dialect_.quote_identifier(column.name);
     }
-    return column;
+    if (options_.parameters != nullptr) {
+      auto& parameters = *options_.parameters;
+      for (std::size_t i = 0; i < parameters.size(); ++i) {
+        if (parameters[i] == &column) return "$" + std::to_string(i + 1);
+      }
+      parameters.push_back(&column);
+      return "$" + std::to_string(parameters.size());
+    }
+    std::string ref = dialect_.quote_identifier(column.name);
+    if (!options_.row_alias.empty()) {
+      ref = dialect_.quote_identifier(options_.row_alias) + "." + ref;
+    }
+    return ref;
   }
 
-  std::string operand_sql(const Binding& binding) const {
-    std::string column = column_sql(binding);
+  std::string operand_sql(const Binding& binding, const std::string& column) const {
     if (binding.json_path.empty()) return column;
     const char* accessor = "jsonb_value";
     switch (binding.kind) {
@@ -174,8 +186,8 @@ class SqlCompiler {
     return sql_string_literal(to_json_text(array));
   }
 
-  std::string contains_sql(const Node& node, const Binding& binding) const {
-    std::string operand = operand_sql(binding);
+  static std::string contains_sql(const Node& node, const Binding& binding,
+                                  const std::string& operand) {
     std::string test;
     if (binding.json_path.empty()) {
       const char* op = node.mode == ContainsMode::kAny ? " && " : " @> ";
@@ -193,8 +205,7 @@ class SqlCompiler {
     return node.negated ? "NOT " + out : out;
   }
 
-  std::string relative_time_sql(const Node& node, const Binding& binding) const {
-    std::string operand = operand_sql(binding);
+  static std::string relative_time_sql(const Node& node, const std::string& operand) {
     std::string interval = sql_string_literal(interval_text(node.amount, node.unit)) + "::interval";
     switch (node.rel_kind) {
       case RelTimeKind::kWithinLast:
@@ -207,36 +218,124 @@ class SqlCompiler {
     return "FALSE";
   }
 
-  std::string predicate(const Node& node) const {
-    const Binding& binding = bound_.binding(node);
+  // The predicate over operand, the SQL of the value it tests.
+  static std::string test_sql(const Node& node, const Binding& binding,
+                              const std::string& operand) {
     switch (node.kind) {
       case NodeKind::kCompare:
-        return operand_sql(binding) + " " + compare_op_text(node.op) + " " +
+        return operand + " " + compare_op_text(node.op) + " " +
                literal_sql(node.literals.front(), binding);
       case NodeKind::kIn:
-        return operand_sql(binding) + (node.negated ? " NOT IN " : " IN ") +
-               list_sql(node.literals, binding);
+        return operand + (node.negated ? " NOT IN " : " IN ") + list_sql(node.literals, binding);
       case NodeKind::kBetween:
-        return operand_sql(binding) + (node.negated ? " NOT BETWEEN " : " BETWEEN ") +
+        return operand + (node.negated ? " NOT BETWEEN " : " BETWEEN ") +
                literal_sql(node.literals[0], binding) + " AND " +
                literal_sql(node.literals[1], binding);
       case NodeKind::kIsNull:
-        return operand_sql(binding) + (node.negated ? " IS NOT NULL" : " IS NULL");
+        return operand + (node.negated ? " IS NOT NULL" : " IS NULL");
       case NodeKind::kLike:
-        return operand_sql(binding) + (node.negated ? " NOT" : "") +
+        return operand + (node.negated ? " NOT" : "") +
                (node.case_insensitive ? " ILIKE " : " LIKE ") +
                sql_string_literal(node.literals.front().text);
       case NodeKind::kContains:
-        return contains_sql(node, binding);
+        return contains_sql(node, binding, operand);
       case NodeKind::kRelTime:
-        return relative_time_sql(node, binding);
+        return relative_time_sql(node, operand);
       case NodeKind::kTruth:
-        return operand_sql(binding);
+        return operand;
       default:
         return "FALSE";
     }
   }
 
+  // FROM (VALUES (the current row's columns)) AS seg_kN (v1, ...) JOIN other AS seg_rN ON ...:
+  // the rows of relationship's other table that go with the row at depth - 1.
+  std::string related_rows(const Relationship& relationship, int depth) const {
+    const std::string n = std::to_string(depth);
+    std::string values;
+    std::string names;
+    std::string on;
+    for (std::size_t i = 0; i < relationship.local_columns.size(); ++i) {
+      const std::string v = "v" + std::to_string(i + 1);
+      if (i > 0) {
+        values += ", ";
+        names += ", ";
+        on += " AND ";
+      }
+      values += column_ref(*relationship.local_columns[i], depth - 1);
+      names += v;
+      on += "seg_r" + n + "." + dialect_.quote_identifier(relationship.target_columns[i]->name) +
+            " OPERATOR(pg_catalog.=) seg_k" + n + "." + v;
+    }
+    return " FROM (VALUES (" + values + ")) AS seg_k" + n + " (" + names + ") JOIN " +
+           relationship.sql_name + " AS seg_r" + n + " ON " + on;
+  }
+
+  std::string aggregate_sql(const Binding& binding, int depth) {
+    const Aggregate& aggregate = *binding.aggregate;
+    const std::string n = std::to_string(depth);
+    std::string from = related_rows(*binding.path.back(), depth);
+    if (aggregate.condition) {
+      const int saved = depth_;
+      depth_ = depth;
+      from += " WHERE " + compile(*aggregate.condition);
+      depth_ = saved;
+    }
+    std::string argument = binding.argument ? column_ref(*binding.argument, depth) : std::string();
+    switch (aggregate.func) {
+      case AggregateFunc::kExists:
+        return "EXISTS (SELECT 1" + from + ")";
+      case AggregateFunc::kCount:
+        return "(SELECT pg_catalog.count(*)" + from + ")";
+      case AggregateFunc::kSum:
+        // sum(bigint) is numeric already; sum(integer) is widened so that no sum overflows.
+        if (binding.argument->type.category == TypeCategory::kInteger) {
+          argument += "::pg_catalog.numeric";
+        }
+        return "(SELECT pg_catalog.sum(" + argument + ")" + from + ")";
+      case AggregateFunc::kAvg:
+        return "(SELECT pg_catalog.avg(" + argument + ")" + from + ")";
+      case AggregateFunc::kMin:
+        return "(SELECT pg_catalog.min(" + argument + ")" + from + ")";
+      case AggregateFunc::kMax:
+        return "(SELECT pg_catalog.max(" + argument + ")" + from + ")";
+    }
+    return "NULL";
+  }
+
+  std::string predicate(const Node& node) {
+    const Binding& binding = bound_.binding(node);
+    if (node.kind == NodeKind::kInSegment) {
+      std::string test = column_ref(*binding.column, depth_) + " IN (SELECT seg_m.member FROM " +
+                         binding.segment.membership_sql +
+                         " AS seg_m WHERE seg_m.segment_id OPERATOR(pg_catalog.=) " +
+                         std::to_string(binding.segment.id) + ")";
+      return node.negated ? "NOT (" + test + ")" : test;
+    }
+    // Many-to-one steps walked before the column (or before the aggregated relationship).
+    const std::size_t steps = binding.path.size() - (binding.aggregate != nullptr ? 1 : 0);
+    const int inner = depth_ + static_cast<int>(steps);
+    std::string value = binding.aggregate != nullptr
+                            ? aggregate_sql(binding, inner + 1)
+                            : operand_sql(binding, column_ref(*binding.column, inner));
+    // Each step reads the one row referenced, NULL when there is none (as a LEFT JOIN would).
+    auto walk = [&](std::string sql) {
+      for (std::size_t i = steps; i > 0; --i) {
+        sql = "(SELECT " + sql + related_rows(*binding.path[i - 1], depth_ + static_cast<int>(i)) +
+              ")";
+      }
+      return sql;
+    };
+    // Tests that are NULL on a NULL value run inside the subqueries (one subquery, however
+    // often the test reads the value); IS NULL and CONTAINS, which answer for a NULL value, test
+    // the value the subqueries return.
+    if (node.kind == NodeKind::kIsNull || node.kind == NodeKind::kContains) {
+      return test_sql(node, binding, walk(value));
+    }
+    return walk(test_sql(node, binding, value));
+  }
+
+  int depth_ = 0;
   const BoundFilter& bound_;
   const SqlDialect& dialect_;
   const SqlOptions& options_;

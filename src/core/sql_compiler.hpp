@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/ast.hpp"
 #include "core/binder.hpp"
@@ -20,10 +21,19 @@ class SqlDialect {
 
 struct SqlOptions {
   std::string row_alias;  // qualify column references with this alias when non-empty
+  // When set, the object's columns are written as parameters $1, $2, ... instead, one per
+  // distinct column, appended here in parameter order (for evaluating one condition by SQL).
+  std::vector<const Column*>* parameters = nullptr;
 };
 
 // SQL that is TRUE exactly when the filter is TRUE for a row, NULL when it is unknown. It reads
 // no row data through casts, so it cannot raise an error for any row.
+//
+// Related tables are read by correlated subqueries: a many-to-one step is a scalar subquery
+// (NULL when no row is referenced, as a column would be), an aggregate a subquery over the rows
+// that reference this one, IN SEGMENT a semi-join with stored membership. The object's columns
+// inside a subquery appear only in a VALUES list, so they never resolve to a related table's
+// columns of the same name, whatever alias the caller gives the object.
 std::string compile_sql(const Node& root, const BoundFilter& bound, const SqlDialect& dialect,
                         const SqlOptions& options = {});
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/binder.hpp"
+#include "core/json.hpp"
 #include "core/parser.hpp"
 #include "pg/boundary.hpp"
 #include "pg/filter_cache.hpp"
@@ -71,20 +72,105 @@ PGSEG_FUNCTION(pgseg_closest_name) {
   return pg_guard([&] { return PointerGetDatum(cstring_to_text(closest.c_str())); });
 }
 
-// _filter_columns(filter, object): the columns a filter reads, for privilege checks.
-PGSEG_FUNCTION(pgseg_filter_columns) {
+namespace {
+
+// The columns a bound filter reads, per table: the object's own, and those of every related
+// table (keys walked, columns compared, aggregate arguments and conditions).
+class ReadColumns {
+ public:
+  void collect(const pgseg::Node& node, const pgseg::BoundFilter& bound,
+               const pgseg::ObjectSchema* schema) {
+    if (!node.is_predicate()) {
+      for (const auto& child : node.children) collect(*child, bound, schema);
+      return;
+    }
+    const pgseg::Binding& binding = bound.binding(node);
+    if (node.kind == pgseg::NodeKind::kInSegment || binding.path.empty()) {
+      add(schema, binding.column);
+      return;
+    }
+    const pgseg::ObjectSchema* current = schema;
+    for (const pgseg::Relationship* step : binding.path) {
+      for (const pgseg::Column* column : step->local_columns) add(current, column);
+      for (const pgseg::Column* column : step->target_columns) add(step->target, column);
+      current = step->target;
+    }
+    if (binding.aggregate == nullptr) {
+      add(current, binding.column);
+      return;
+    }
+    if (binding.argument != nullptr) add(current, binding.argument);
+    if (binding.aggregate->condition) collect(*binding.aggregate->condition, bound, current);
+  }
+
+  std::vector<std::pair<const pgseg::ObjectSchema*, std::vector<std::string>>> tables;
+
+ private:
+  void add(const pgseg::ObjectSchema* schema, const pgseg::Column* column) {
+    if (column == nullptr) return;
+    for (auto& table : tables) {
+      if (table.first != schema) continue;
+      for (const std::string& name : table.second) {
+        if (name == column->name) return;
+      }
+      table.second.push_back(column->name);
+      return;
+    }
+    tables.push_back({schema, {column->name}});
+  }
+};
+
+ReadColumns read_columns(FunctionCallInfo fcinfo, pgseg::pg::CompiledFilter** out) {
   const struct varlena* filter = pg_guard([&] { return PG_GETARG_VARLENA_PP(0); });
   Oid relid = PG_GETARG_OID(1);
   pgseg::pg::CompiledFilter& compiled =
       pgseg::pg::compiled_filter(relid, pgseg::pg::filter_text(filter));
+  ReadColumns reads;
+  reads.collect(*compiled.ast, *compiled.bound, compiled.schema.get());
+  *out = &compiled;
+  return reads;
+}
+
+}  // namespace
+
+// _filter_columns(filter, object): the object's columns a filter reads, for privilege checks.
+PGSEG_FUNCTION(pgseg_filter_columns) {
+  pgseg::pg::CompiledFilter* compiled = nullptr;
+  ReadColumns reads = read_columns(fcinfo, &compiled);
+  for (const auto& table : reads.tables) {
+    if (table.first == compiled->schema.get()) return text_array_datum(table.second);
+  }
+  return text_array_datum({});
+}
+
+// _filter_related_reads(filter, object): {"<oid of a related table>": [columns read], ...}.
+PGSEG_FUNCTION(pgseg_filter_related_reads) {
+  pgseg::pg::CompiledFilter* compiled = nullptr;
+  ReadColumns reads = read_columns(fcinfo, &compiled);
+  pgseg::Json out = pgseg::Json::object();
+  for (const auto& table : reads.tables) {
+    if (table.first == compiled->schema.get()) continue;
+    const auto* relation = static_cast<const pgseg::pg::RelationSchema*>(table.first);
+    pgseg::Json columns = pgseg::Json::array();
+    for (const std::string& name : table.second) columns.push(pgseg::Json::string(name));
+    out.set(std::to_string(relation->relid()), std::move(columns));
+  }
+  std::string json_text = pgseg::to_json_text(out);
+  return pg_guard(
+      [&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json_text.c_str())); });
+}
+
+// _filter_segments(filter): the system names IN SEGMENT conditions name (parsed only).
+PGSEG_FUNCTION(pgseg_filter_segments) {
+  const struct varlena* filter = pg_guard([&] { return PG_GETARG_VARLENA_PP(0); });
+  pgseg::NodePtr ast = pgseg::parse_filter(pgseg::pg::filter_text(filter));
   std::vector<std::string> names;
-  pgseg::for_each_predicate(*compiled.ast, [&](const pgseg::Node& node) {
-    if (node.kind == pgseg::NodeKind::kInSegment) return;
-    const std::string& name = compiled.bound->binding(node).column->name;
+  pgseg::for_each_predicate(*ast, [&](const pgseg::Node& node) {
+    if (node.kind != pgseg::NodeKind::kInSegment) return;
     for (const std::string& seen : names) {
-      if (seen == name) return;
+      if (seen == node.segment) return;
     }
-    names.push_back(name);
+    names.push_back(node.segment);
   });
   return text_array_datum(names);
 }

@@ -55,7 +55,14 @@ void retire(CompiledFilter* entry) {
 // Relcache callbacks may run at any invalidation point: only mark, never free.
 void on_relcache_invalidation(Datum, Oid relid) {
   for (auto& item : cache().entries) {
-    if (relid == InvalidOid || item.first.relid == relid) item.second->stale = true;
+    CompiledFilter& entry = *item.second;
+    if (relid == InvalidOid || item.first.relid == relid) {
+      entry.stale = true;
+      continue;
+    }
+    for (Oid related : entry.related_relids) {
+      if (related == relid) entry.stale = true;
+    }
   }
 }
 
@@ -85,6 +92,9 @@ std::unique_ptr<CompiledFilter> compile_filter(Oid relid, std::string_view canon
   entry->ast = parse_filter(canonical);
   entry->schema = RelationSchema::load(relid);
   entry->bound = std::make_unique<BoundFilter>(bind_filter(*entry->ast, *entry->schema));
+  for (const RelationSchema* related : entry->schema->related_schemas()) {
+    entry->related_relids.push_back(related->relid());
+  }
   // Created under the current (statement) context, so a failed compile frees it; moved under
   // TopMemoryContext only once everything succeeded.
   entry->memory = pg_guard([] {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/ast.hpp"
 #include "core/binder.hpp"
@@ -30,6 +31,7 @@ struct Environment {
 // A filter bound to an object: its syntax tree, bindings, program and compiled SQL.
 struct CompiledFilter {
   Oid relid = InvalidOid;
+  std::vector<Oid> related_relids;  // tables read through relationships
   std::string canonical;
   NodePtr ast;
   std::unique_ptr<RelationSchema> schema;

@@ -4,7 +4,10 @@
 
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "core/sql_compiler.hpp"
 #include "pg/boundary.hpp"
+#include "pg/filter_cache.hpp"
+#include "pg/spi.hpp"
 
 namespace pgseg::pg {
 
@@ -382,6 +385,89 @@ std::unique_ptr<Predicate> PgHost::contains(const Binding& binding, bool negated
   return std::make_unique<ArrayContains>(builder.slot(binding, SlotKind::kRaw), negated, function,
                                          pg.collation,
                                          input(pg.base_type, array_literal_text(literals)));
+}
+
+namespace {
+
+// A condition evaluated by its compiled SQL (SELECT <condition>), prepared once and run with
+// the row's columns as parameters, under a pinned search_path.
+class SqlPredicate final : public Predicate {
+ public:
+  SqlPredicate(std::string sql, std::vector<int> slots, std::vector<Oid> types)
+      : sql_(std::move(sql)), slots_(std::move(slots)), types_(std::move(types)) {}
+  SqlPredicate(const SqlPredicate&) = delete;
+  SqlPredicate& operator=(const SqlPredicate&) = delete;
+
+  ~SqlPredicate() override {
+    if (plan_ == nullptr) return;
+    try {
+      SPIPlanPtr plan = plan_;
+      pg_guard([&] { SPI_freeplan(plan); });
+    } catch (...) {
+      // Freeing a saved plan does not fail; a destructor must not throw in any case.
+    }
+  }
+
+  Tri eval(const RowView& row) const override {
+    const int count = static_cast<int>(slots_.size());
+    std::vector<Datum> values(static_cast<std::size_t>(count));
+    std::vector<char> nulls(static_cast<std::size_t>(count) + 1, ' ');
+    for (int i = 0; i < count; ++i) {
+      const Cell& cell = row.cell(slots_[static_cast<std::size_t>(i)]);
+      if (cell.kind == CellKind::kHandle) {
+        values[static_cast<std::size_t>(i)] = reinterpret_cast<Datum>(cell.handle);
+      } else {
+        values[static_cast<std::size_t>(i)] = 0;
+        nulls[static_cast<std::size_t>(i)] = 'n';
+      }
+    }
+    return as_role(InvalidOid, [&] {
+      return pg_guard([&] {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        if (plan_ == nullptr) {
+          SPIPlanPtr plan = SPI_prepare(sql_.c_str(), count, const_cast<Oid*>(types_.data()));
+          if (plan == nullptr) elog(ERROR, "pg_segments: preparing a related condition failed");
+          SPI_keepplan(plan);
+          plan_ = plan;
+        }
+        if (SPI_execute_plan(plan_, values.data(), nulls.data(), true, 1) != SPI_OK_SELECT ||
+            SPI_processed != 1) {
+          elog(ERROR, "pg_segments: evaluating a related condition failed");
+        }
+        bool isnull;
+        Datum answer = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        Tri result = isnull ? Tri::kUnknown : (DatumGetBool(answer) ? Tri::kTrue : Tri::kFalse);
+        SPI_finish();
+        return result;
+      });
+    });
+  }
+
+ private:
+  std::string sql_;
+  std::vector<int> slots_;
+  std::vector<Oid> types_;
+  mutable SPIPlanPtr plan_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Predicate> PgHost::related(const Node& node, const BoundFilter& bound,
+                                           ProgramBuilder& builder) {
+  std::vector<const Column*> parameters;
+  SqlOptions options;
+  options.parameters = &parameters;
+  std::string sql = "SELECT " + compile_sql(node, bound, PgDialect(), options);
+  std::vector<int> slots;
+  std::vector<Oid> types;
+  for (const Column* column : parameters) {
+    Binding binding;
+    binding.column = column;
+    binding.schema = &schema_;
+    slots.push_back(builder.slot(binding, SlotKind::kRaw));
+    types.push_back(schema_.pg_column(*column).type);
+  }
+  return std::make_unique<SqlPredicate>(std::move(sql), std::move(slots), std::move(types));
 }
 
 }  // namespace pgseg::pg

@@ -30,6 +30,10 @@ class PgHost final : public ProgramHost {
   std::unique_ptr<Predicate> contains(const Binding& binding, bool negated, ContainsMode mode,
                                       const std::vector<Literal>& literals,
                                       ProgramBuilder& builder) override;
+  // Conditions over related tables and IN SEGMENT: the condition's own compiled SQL, run with
+  // the row's columns as parameters.
+  std::unique_ptr<Predicate> related(const Node& node, const BoundFilter& bound,
+                                     ProgramBuilder& builder) override;
 
  private:
   // A literal read by type's input function, copied into memory_.

@@ -1,6 +1,10 @@
 // Reading an object's columns and checking literals with PostgreSQL's type input functions.
 #include "pg/relation_schema.hpp"
 
+#include <algorithm>
+
+#include "core/binder.hpp"
+#include "core/printer.hpp"
 #include "pg/boundary.hpp"
 
 namespace pgseg::pg {
@@ -69,6 +73,130 @@ RawRelation* read_relation(Oid relid) {
 const char* literal_text(const Literal& literal) {
   if (literal.kind == LiteralKind::kBoolean) return literal.boolean ? "true" : "false";
   return literal.text.c_str();
+}
+
+// One column pair of a foreign key from or to the relation, as read by SPI.
+struct RawKey {
+  Oid constraint_oid;
+  char* constraint;
+  char* table;
+  bool to_many;
+  Oid other;
+  AttrNumber local;
+  AttrNumber remote;
+};
+
+// Column pairs of the foreign keys of relid (many-to-one) and of those referencing it
+// (one-to-many, self-references left out), in constraint and key order.
+RawKey* read_foreign_keys(Oid relid, int* count) {
+  MemoryContext caller = CurrentMemoryContext;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  Oid types[1] = {OIDOID};
+  Datum values[1] = {ObjectIdGetDatum(relid)};
+  const char* query =
+      "SELECT c.oid, c.conname::pg_catalog.text, cl.relname::pg_catalog.text, "
+      "       c.conrelid OPERATOR(pg_catalog.<>) $1, cl.oid, k.local, k.remote "
+      "  FROM pg_catalog.pg_constraint c "
+      "  JOIN pg_catalog.pg_class cl ON cl.oid OPERATOR(pg_catalog.=) "
+      "       CASE WHEN c.conrelid OPERATOR(pg_catalog.=) $1 THEN c.confrelid ELSE c.conrelid END "
+      "  CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest("
+      "       CASE WHEN c.conrelid OPERATOR(pg_catalog.=) $1 THEN c.conkey ELSE c.confkey END), "
+      "       pg_catalog.unnest("
+      "       CASE WHEN c.conrelid OPERATOR(pg_catalog.=) $1 THEN c.confkey ELSE c.conkey END)) "
+      "       WITH ORDINALITY AS k(local, remote, n) "
+      " WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.conparentid OPERATOR(pg_catalog.=) 0 "
+      "   AND (c.conrelid OPERATOR(pg_catalog.=) $1 OR (c.confrelid OPERATOR(pg_catalog.=) $1 "
+      "        AND c.conrelid OPERATOR(pg_catalog.<>) $1)) "
+      " ORDER BY c.conrelid OPERATOR(pg_catalog.<>) $1, c.conname, c.oid, k.n";
+  if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
+    elog(ERROR, "pg_segments: reading foreign keys failed");
+  }
+  const int rows = static_cast<int>(SPI_processed);
+  auto* keys = static_cast<RawKey*>(MemoryContextAllocZero(caller, sizeof(RawKey) * (rows + 1)));
+  for (int i = 0; i < rows; ++i) {
+    HeapTuple tuple = SPI_tuptable->vals[i];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    RawKey& key = keys[i];
+    key.constraint_oid = DatumGetObjectId(SPI_getbinval(tuple, desc, 1, &isnull));
+    MemoryContext spi = MemoryContextSwitchTo(caller);
+    key.constraint = TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull));
+    key.table = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
+    MemoryContextSwitchTo(spi);
+    key.to_many = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
+    key.other = DatumGetObjectId(SPI_getbinval(tuple, desc, 5, &isnull));
+    key.local = DatumGetInt16(SPI_getbinval(tuple, desc, 6, &isnull));
+    key.remote = DatumGetInt16(SPI_getbinval(tuple, desc, 7, &isnull));
+  }
+  SPI_finish();
+  *count = rows;
+  return keys;
+}
+
+// The segment named name: its id, object, and the object's key and membership relation.
+struct RawSegment {
+  bool found;
+  int64 id;
+  Oid object;
+  char* membership;
+  char* key_column;
+};
+
+RawSegment* read_segment(const char* name) {
+  MemoryContext caller = CurrentMemoryContext;
+  auto* raw = static_cast<RawSegment*>(palloc0(sizeof(RawSegment)));
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(name)};
+  const char* query =
+      "SELECT s.id, s.object::pg_catalog.oid, o.membership::pg_catalog.text, "
+      "       o.key_column::pg_catalog.text "
+      "  FROM segments.segment s LEFT JOIN segments.object o ON o.object OPERATOR(pg_catalog.=) "
+      "       s.object WHERE s.system_name OPERATOR(pg_catalog.=) $1";
+  if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT) {
+    elog(ERROR, "pg_segments: reading the segment catalog failed");
+  }
+  if (SPI_processed == 1) {
+    HeapTuple tuple = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    raw->found = true;
+    raw->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+    raw->object = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
+    MemoryContext spi = MemoryContextSwitchTo(caller);
+    Datum membership = SPI_getbinval(tuple, desc, 3, &isnull);
+    raw->membership = isnull ? nullptr : TextDatumGetCString(membership);
+    Datum key = SPI_getbinval(tuple, desc, 4, &isnull);
+    raw->key_column = isnull ? nullptr : TextDatumGetCString(key);
+    MemoryContextSwitchTo(spi);
+  }
+  SPI_finish();
+  return raw;
+}
+
+// System names of the segments over object, for a did-you-mean.
+std::vector<std::string> segment_names(Oid object) {
+  int count = 0;
+  char** names = pg_guard([&] {
+    MemoryContext caller = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(object)};
+    if (SPI_execute_with_args("SELECT s.system_name FROM segments.segment s WHERE s.object "
+                              "OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+                              1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
+      elog(ERROR, "pg_segments: reading the segment catalog failed");
+    }
+    count = static_cast<int>(SPI_processed);
+    auto** out = static_cast<char**>(MemoryContextAllocZero(caller, sizeof(char*) * (count + 1)));
+    for (int i = 0; i < count; ++i) {
+      char* value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+      out[i] = MemoryContextStrdup(caller, value != nullptr ? value : "");
+    }
+    SPI_finish();
+    return out;
+  });
+  return std::vector<std::string>(names, names + count);
 }
 
 }  // namespace
@@ -178,6 +306,140 @@ void RelationSchema::check_literal(const Column& column, const Literal& literal,
                           error.what();
     throw Error(error.sqlstate(), message, error.detail(), error.hint());
   }
+}
+
+const Column* RelationSchema::column_by_attnum(AttrNumber attnum) const {
+  for (const Column& column : columns_) {
+    if (column.index == attnum) return &column;
+  }
+  return nullptr;
+}
+
+void RelationSchema::load_foreign_keys() const {
+  if (keys_loaded_) return;
+  int count = 0;
+  RawKey* raw = pg_guard([&] { return read_foreign_keys(relid_, &count); });
+  Oid current = InvalidOid;
+  bool current_to_many = false;
+  for (int i = 0; i < count; ++i) {
+    const RawKey& r = raw[i];
+    if (keys_.empty() || r.constraint_oid != current || r.to_many != current_to_many) {
+      ForeignKey key;
+      key.constraint = r.constraint;
+      key.table = r.table;
+      key.to_many = r.to_many;
+      key.other = r.other;
+      keys_.push_back(std::move(key));
+      current = r.constraint_oid;
+      current_to_many = r.to_many;
+    }
+    keys_.back().local.push_back(r.local);
+    keys_.back().remote.push_back(r.remote);
+  }
+  relationship_of_key_.assign(keys_.size(), -1);
+  keys_loaded_ = true;
+}
+
+const Relationship& RelationSchema::relationship(const ForeignKey& key) const {
+  const std::size_t position = static_cast<std::size_t>(&key - keys_.data());
+  if (relationship_of_key_[position] >= 0) return relationships_[relationship_of_key_[position]];
+  auto found = related_.find(key.other);
+  if (found == related_.end()) {
+    found = related_.emplace(key.other, key.other == relid_ ? nullptr : load(key.other)).first;
+  }
+  const RelationSchema* target = key.other == relid_ ? this : found->second.get();
+  Relationship relationship;
+  relationship.name = key.table;
+  relationship.to_many = key.to_many;
+  relationship.target = target;
+  relationship.sql_name = target->qualified_sql_name();
+  for (std::size_t i = 0; i < key.local.size(); ++i) {
+    const Column* local = column_by_attnum(key.local[i]);
+    const Column* remote = target->column_by_attnum(key.remote[i]);
+    if (local == nullptr || remote == nullptr) {
+      throw Error(sqlstate::kInternalError,
+                  "foreign key " + quoted(key.constraint) + " names a column that does not exist");
+    }
+    relationship.local_columns.push_back(local);
+    relationship.target_columns.push_back(remote);
+  }
+  relationships_.push_back(std::move(relationship));
+  relationship_of_key_[position] = static_cast<int>(relationships_.size() - 1);
+  return relationships_.back();
+}
+
+const Relationship* RelationSchema::find_relationship(std::string_view name) const {
+  load_foreign_keys();
+  // A constraint's name picks one foreign key; a table's name must pick exactly one.
+  std::vector<const ForeignKey*> matches;
+  for (const ForeignKey& key : keys_) {
+    if (key.constraint == name) matches.push_back(&key);
+  }
+  bool by_constraint = !matches.empty();
+  if (!by_constraint) {
+    for (const ForeignKey& key : keys_) {
+      if (key.table == name) matches.push_back(&key);
+    }
+  }
+  if (matches.empty()) return nullptr;
+  if (matches.size() > 1) {
+    std::string names;
+    for (const ForeignKey* key : matches) {
+      if (!names.empty()) names += ", ";
+      names += print_identifier(key->constraint) + (key->to_many ? " (one-to-many, on " : " (to ") +
+               print_identifier(key->table) + ")";
+    }
+    throw Error(sqlstate::kAmbiguousColumn,
+                "relationship " + quoted(std::string(name)) + " of " + name_ + " is ambiguous", {},
+                by_constraint ? "Foreign keys with that name: " + names + "."
+                              : "Name the foreign key constraint instead: " + names + ".");
+  }
+  return &relationship(*matches.front());
+}
+
+std::vector<std::string> RelationSchema::relationship_names() const {
+  load_foreign_keys();
+  std::vector<std::string> names;
+  for (const ForeignKey& key : keys_) {
+    if (std::find(names.begin(), names.end(), key.table) == names.end()) {
+      names.push_back(key.table);
+    }
+  }
+  return names;
+}
+
+SegmentRef RelationSchema::find_segment(std::string_view name) const {
+  std::string copy(name);
+  RawSegment* raw = pg_guard([&] { return read_segment(copy.c_str()); });
+  if (!raw->found) {
+    std::string suggestion = closest_name(copy, segment_names(relid_));
+    throw Error(sqlstate::kUndefinedObject, "segment " + quoted(copy) + " does not exist", {},
+                suggestion.empty() ? "IN SEGMENT names a segment's system name."
+                                   : "Perhaps you meant " + quoted(suggestion) + ".");
+  }
+  if (raw->object != relid_ || raw->membership == nullptr) {
+    throw Error(sqlstate::kInvalidParameterValue,
+                "segment " + quoted(copy) + " is not a segment of " + name_, {},
+                "IN SEGMENT reads segments of the same object only.");
+  }
+  SegmentRef ref;
+  ref.id = raw->id;
+  ref.membership_sql = raw->membership;
+  ref.key = find_column(raw->key_column);
+  if (ref.key == nullptr) {
+    throw Error(sqlstate::kInternalError, "key column of " + name_ + " not found");
+  }
+  return ref;
+}
+
+std::vector<const RelationSchema*> RelationSchema::related_schemas() const {
+  std::vector<const RelationSchema*> out;
+  for (const auto& item : related_) {
+    if (!item.second) continue;
+    out.push_back(item.second.get());
+    for (const RelationSchema* nested : item.second->related_schemas()) out.push_back(nested);
+  }
+  return out;
 }
 
 }  // namespace pgseg::pg

@@ -3,8 +3,10 @@
 
 #include "pg/postgres.hpp"
 
+#include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/schema.hpp"
@@ -32,6 +34,12 @@ class RelationSchema final : public ObjectSchema {
   std::vector<std::string> column_names() const override;
   void check_literal(const Column& column, const Literal& literal, bool element) const override;
   bool default_collation_is_c() const override { return default_collation_is_c_; }
+  const Relationship* find_relationship(std::string_view name) const override;
+  std::vector<std::string> relationship_names() const override;
+  SegmentRef find_segment(std::string_view name) const override;
+
+  // Schemas of the tables reached through relationships so far (this one's and theirs).
+  std::vector<const RelationSchema*> related_schemas() const;
 
   // PostgreSQL facts for a core column (Column::index is the attribute number).
   const PgColumn& pg_column(const Column& column) const;
@@ -46,6 +54,26 @@ class RelationSchema final : public ObjectSchema {
   std::vector<PgColumn> pg_columns_;
   int natts_ = 0;
   bool default_collation_is_c_ = false;
+
+  // Foreign keys from and to this relation, read on first use.
+  struct ForeignKey {
+    std::string constraint;
+    std::string table;  // the other table's name
+    bool to_many = false;
+    Oid other = InvalidOid;
+    std::vector<AttrNumber> local;
+    std::vector<AttrNumber> remote;
+  };
+  void load_foreign_keys() const;
+  const Relationship& relationship(const ForeignKey& key) const;
+  const Column* column_by_attnum(AttrNumber attnum) const;
+
+  mutable bool keys_loaded_ = false;
+  mutable std::vector<ForeignKey> keys_;
+  mutable std::deque<Relationship> relationships_;  // by position in keys_
+  mutable std::vector<int> relationship_of_key_;    // -1 until built
+  mutable std::unordered_map<Oid, std::unique_ptr<RelationSchema>> related_;
+  mutable std::string key_column_;  // the object's key column (IN SEGMENT), read on first use
 };
 
 // Category of a (base) type in the filter language.

@@ -1,6 +1,8 @@
 // Binding against an object: errors with did-you-mean, typing rules, compiled SQL.
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include "core/binder.hpp"
 #include "core/parser.hpp"
 #include "core/sql_compiler.hpp"
@@ -84,11 +86,186 @@ TEST(Binder, OperatorsNotValidForType) {
   EXPECT_STREQ(bind_error("attrs.flag > TRUE").sqlstate(), "42883");
 }
 
-TEST(Binder, LaterFeaturesAreRefusedClearly) {
-  EXPECT_STREQ(bind_error("orders.count() > 1").sqlstate(), "0A000");
-  EXPECT_STREQ(bind_error("IN SEGMENT 'vip'").sqlstate(), "0A000");
+TEST(Binder, UnknownRelationshipsAndSegmentsAreRefusedClearly) {
+  Error aggregate = bind_error("orders.count() > 1");
+  EXPECT_STREQ(aggregate.sqlstate(), "42703");
+  EXPECT_NE(aggregate.hint().find("foreign keys"), std::string::npos) << aggregate.hint();
+  EXPECT_STREQ(bind_error("IN SEGMENT 'vip'").sqlstate(), "42704");
   Error e = bind_error("organizations.industry = 'x'");
   EXPECT_STREQ(e.sqlstate(), "42703");
+}
+
+// A small object graph: customers reference organizations (which reference regions); orders
+// reference customers.
+class GraphSchema : public ObjectSchema {
+ public:
+  explicit GraphSchema(std::string name) : name_(std::move(name)) {}
+  Column& add(const char* name, TypeCategory category, const char* type_name) {
+    Column c;
+    c.name = name;
+    c.index = static_cast<int>(columns_.size()) + 1;
+    c.type.category = category;
+    c.type.name = type_name;
+    columns_.push_back(std::move(c));
+    return columns_.back();
+  }
+  void relate(const char* name, bool to_many, const GraphSchema& target, const char* local,
+              const char* remote) {
+    Relationship r;
+    r.name = name;
+    r.to_many = to_many;
+    r.sql_name = "public." + target.name_;
+    r.target = &target;
+    r.local_columns.push_back(find_column(local));
+    r.target_columns.push_back(target.find_column(remote));
+    relationships_.push_back(std::move(r));
+  }
+  std::string object_name() const override { return "public." + name_; }
+  const Column* find_column(std::string_view name) const override {
+    for (const Column& c : columns_) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  }
+  std::vector<std::string> column_names() const override {
+    std::vector<std::string> names;
+    for (const Column& c : columns_) names.push_back(c.name);
+    return names;
+  }
+  void check_literal(const Column&, const Literal&, bool) const override {}
+  bool default_collation_is_c() const override { return false; }
+  const Relationship* find_relationship(std::string_view name) const override {
+    for (const Relationship& r : relationships_) {
+      if (r.name == name) return &r;
+    }
+    return nullptr;
+  }
+  std::vector<std::string> relationship_names() const override {
+    std::vector<std::string> names;
+    for (const Relationship& r : relationships_) names.push_back(r.name);
+    return names;
+  }
+  SegmentRef find_segment(std::string_view name) const override {
+    if (name != "vip") return ObjectSchema::find_segment(name);
+    SegmentRef ref;
+    ref.id = 7;
+    ref.membership_sql = "segments.customers_members";
+    ref.key = find_column("id");
+    return ref;
+  }
+
+ private:
+  std::string name_;
+  std::deque<Column> columns_;
+  std::vector<Relationship> relationships_;
+};
+
+struct Graph {
+  GraphSchema customers{"customers"};
+  GraphSchema organizations{"organizations"};
+  GraphSchema regions{"regions"};
+  GraphSchema orders{"orders"};
+  Graph() {
+    customers.add("id", TypeCategory::kInteger, "bigint");
+    customers.add("org_id", TypeCategory::kInteger, "integer");
+    customers.add("tier", TypeCategory::kText, "text");
+    organizations.add("id", TypeCategory::kInteger, "integer");
+    organizations.add("industry", TypeCategory::kText, "text");
+    organizations.add("region", TypeCategory::kText, "text");
+    regions.add("code", TypeCategory::kText, "text");
+    regions.add("name", TypeCategory::kText, "text");
+    orders.add("id", TypeCategory::kInteger, "bigint");
+    orders.add("customer_id", TypeCategory::kInteger, "bigint");
+    orders.add("status", TypeCategory::kText, "text");
+    orders.add("quantity", TypeCategory::kInteger, "integer");
+    orders.add("note", TypeCategory::kUnsupported, "point");
+    customers.relate("organizations", false, organizations, "org_id", "id");
+    organizations.relate("regions", false, regions, "region", "code");
+    customers.relate("orders", true, orders, "id", "customer_id");
+  }
+  std::string sql(const std::string& text, std::vector<const Column*>* parameters = nullptr) {
+    NodePtr node = parse_filter(text);
+    BoundFilter bound = bind_filter(*node, customers);
+    SqlOptions options;
+    options.parameters = parameters;
+    return compile_sql(*node, bound, QuoteAlways(), options);
+  }
+  Error error(const std::string& text) {
+    NodePtr node = parse_filter(text);
+    try {
+      bind_filter(*node, customers);
+    } catch (const Error& e) {
+      return e;
+    }
+    ADD_FAILURE() << "no error for " << text;
+    return Error("00000", "none");
+  }
+};
+
+TEST(Relationships, ManyToOneIsAScalarSubqueryPerStep) {
+  Graph g;
+  EXPECT_EQ(g.sql("organizations.industry = 'software'"),
+            "(SELECT seg_r1.\"industry\" = 'software' FROM (VALUES (\"org_id\")) AS seg_k1 (v1) "
+            "JOIN public.organizations AS seg_r1 ON seg_r1.\"id\" OPERATOR(pg_catalog.=) "
+            "seg_k1.v1)");
+  // IS NULL tests the value the subqueries return: no organization means NULL.
+  EXPECT_EQ(g.sql("organizations.regions.name IS NULL"),
+            "(SELECT (SELECT seg_r2.\"name\" FROM (VALUES (seg_r1.\"region\")) AS seg_k2 (v1) "
+            "JOIN public.regions AS seg_r2 ON seg_r2.\"code\" OPERATOR(pg_catalog.=) seg_k2.v1) "
+            "FROM (VALUES (\"org_id\")) AS seg_k1 (v1) JOIN public.organizations AS seg_r1 ON "
+            "seg_r1.\"id\" OPERATOR(pg_catalog.=) seg_k1.v1) IS NULL");
+}
+
+TEST(Relationships, AggregatesReadTheReferencingRows) {
+  Graph g;
+  EXPECT_EQ(g.sql("orders.count(status = 'paid') >= 3"),
+            "(SELECT pg_catalog.count(*) FROM (VALUES (\"id\")) AS seg_k1 (v1) JOIN "
+            "public.orders AS seg_r1 ON seg_r1.\"customer_id\" OPERATOR(pg_catalog.=) seg_k1.v1 "
+            "WHERE seg_r1.\"status\" = 'paid') >= 3");
+  // sum of integers is taken as numeric, so that it never overflows.
+  EXPECT_NE(g.sql("orders.sum(quantity) > 10")
+                .find("pg_catalog.sum(seg_r1.\"quantity\"::"
+                      "pg_catalog.numeric)"),
+            std::string::npos);
+  EXPECT_EQ(g.sql("NOT orders.exists()").substr(0, 19), "NOT (EXISTS (SELECT");
+}
+
+TEST(Relationships, ParametersReplaceTheObjectsColumns) {
+  Graph g;
+  std::vector<const Column*> parameters;
+  std::string text =
+      g.sql("organizations.industry = 'x' AND orders.count() > 1 AND tier = 'gold' AND org_id > 3",
+            &parameters);
+  ASSERT_EQ(parameters.size(), 3u);
+  EXPECT_EQ(parameters[0]->name, "org_id");
+  EXPECT_EQ(parameters[1]->name, "id");
+  EXPECT_EQ(parameters[2]->name, "tier");
+  EXPECT_NE(text.find("(VALUES ($1))"), std::string::npos) << text;
+  EXPECT_NE(text.find("(VALUES ($2))"), std::string::npos) << text;
+  EXPECT_NE(text.find("$3 = 'gold' AND $1 > 3"), std::string::npos) << text;
+}
+
+TEST(Relationships, InSegmentIsASemiJoinWithMembership) {
+  Graph g;
+  EXPECT_EQ(g.sql("NOT IN SEGMENT 'vip'"),
+            "NOT (\"id\" IN (SELECT seg_m.member FROM segments.customers_members AS seg_m WHERE "
+            "seg_m.segment_id OPERATOR(pg_catalog.=) 7))");
+  EXPECT_STREQ(g.error("IN SEGMENT 'vipp'").sqlstate(), "42704");
+}
+
+TEST(Relationships, MisusesAreClearErrors) {
+  Graph g;
+  EXPECT_STREQ(g.error("orders.status = 'paid'").sqlstate(), "42804");
+  EXPECT_STREQ(g.error("organizations.count() > 1").sqlstate(), "42804");
+  EXPECT_STREQ(g.error("organizations = 1").sqlstate(), "42804");
+  EXPECT_STREQ(g.error("orders.sum(status) > 1").sqlstate(), "42883");
+  EXPECT_STREQ(g.error("orders.min(note) > 'x'").sqlstate(), "42883");
+  EXPECT_STREQ(g.error("orders.count() > 'x'").sqlstate(), "42804");
+  Error typo = g.error("organizations.industri = 'x'");
+  EXPECT_STREQ(typo.sqlstate(), "42703");
+  EXPECT_EQ(typo.hint(), "Perhaps you meant \"organizations.industry\".");
+  Error condition = g.error("orders.count(statos = 'paid') > 1");
+  EXPECT_EQ(condition.hint(), "Perhaps you meant \"status\".");
 }
 
 TEST(SqlCompiler, ComparisonsAndLists) {
