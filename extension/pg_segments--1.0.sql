@@ -227,6 +227,17 @@ SELECT pg_catalog.pg_extension_config_dump('segments.history', '');
 SELECT pg_catalog.pg_extension_config_dump('segments.event_source', '');
 SELECT pg_catalog.pg_extension_config_dump('segments.event_marks', '');
 
+-- Tables whose row changes realtime segments of an object must follow: related tables read
+-- through foreign keys, and the object's membership relation when IN SEGMENT reads it.
+CREATE TABLE segments.related_source (
+  related regclass NOT NULL,
+  object regclass NOT NULL,
+  PRIMARY KEY (related, object)
+);
+COMMENT ON TABLE segments.related_source IS
+  'Tables with pg_segments triggers because realtime segments of an object read their rows';
+SELECT pg_catalog.pg_extension_config_dump('segments.related_source', '');
+
 -------------------------------------------------------------------------------
 -- Internal helpers in C
 -------------------------------------------------------------------------------
@@ -270,6 +281,22 @@ CREATE FUNCTION segments._object_statement_trigger() RETURNS trigger
   AS 'MODULE_PATHNAME', 'pgseg_object_statement_trigger' LANGUAGE C;
 CREATE FUNCTION segments._object_truncate_trigger() RETURNS trigger
   AS 'MODULE_PATHNAME', 'pgseg_object_truncate_trigger' LANGUAGE C;
+CREATE FUNCTION segments._related_row_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'pgseg_related_row_trigger' LANGUAGE C;
+CREATE FUNCTION segments._related_statement_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'pgseg_related_statement_trigger' LANGUAGE C;
+CREATE FUNCTION segments._related_truncate_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'pgseg_related_truncate_trigger' LANGUAGE C;
+CREATE FUNCTION segments._filter_nested_segments(filter segments.segment_filter, object regclass)
+  RETURNS boolean AS 'MODULE_PATHNAME', 'pgseg_filter_nested_segments' LANGUAGE C STABLE STRICT;
+
+-- Whether a filter reads other rows than the object's own: related tables or IN SEGMENT.
+CREATE FUNCTION segments._is_related(filter segments.segment_filter, object regclass)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT segments._filter_related_reads($1, $2) <> '{}'::jsonb
+         OR cardinality(segments._filter_segments($1)) > 0
+$$;
 
 -------------------------------------------------------------------------------
 -- Internal helpers in PL/pgSQL (search_path pinned, every name qualified)
@@ -545,6 +572,137 @@ BEGIN
 END
 $$;
 
+-- Recomputes a realtime segment over related rows for some object keys (in their text form;
+-- NULL: every row), writing only the difference and its change feed. The object rows are
+-- locked first (FOR NO KEY UPDATE, in key order), so that transactions changing rows related to
+-- the same object row take turns and the later one counts the earlier one's rows.
+CREATE FUNCTION segments._refresh_keys(segment bigint, keys text[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  s segments.segment;
+  entry segments.object;
+  changed bigint;
+  result record;
+BEGIN
+  SELECT * INTO s FROM segments.segment d WHERE d.id = _refresh_keys.segment;
+  IF NOT FOUND OR NOT s.active OR s.kind <> 'realtime' THEN
+    RETURN 0;
+  END IF;
+  IF keys IS NULL THEN
+    result := segments._apply_refresh(s.id, s.object, s.filter, s.owner);
+    RETURN result.added + result.removed;
+  END IF;
+  SELECT * INTO entry FROM segments.object o WHERE o.object = s.object;
+  IF NOT FOUND OR cardinality(keys) = 0 THEN
+    RETURN 0;
+  END IF;
+  EXECUTE format('SELECT FROM %1$s AS o WHERE o.%2$I = ANY ($1::%3$s[]) ORDER BY o.%2$I '
+                 'FOR NO KEY UPDATE OF o', s.object, entry.key_column, entry.key_type)
+    USING keys;
+  EXECUTE format($sql$
+    WITH target AS (SELECT o.%1$I AS member FROM %2$s AS o
+                     WHERE o.%1$I = ANY ($1::%3$s[]) AND (%4$s)),
+         held AS (SELECT m.member FROM %5$s AS m
+                   WHERE m.segment_id OPERATOR(pg_catalog.=) $2 AND m.member = ANY ($1::%3$s[])),
+         removed AS (DELETE FROM %5$s AS m
+                      WHERE m.segment_id OPERATOR(pg_catalog.=) $2
+                        AND m.member IN (SELECT h.member FROM held h
+                                          WHERE NOT EXISTS (SELECT FROM target t
+                                                             WHERE t.member %6$s h.member))
+                     RETURNING m.member),
+         added AS (INSERT INTO %5$s (segment_id, member)
+                   SELECT $2, t.member FROM target t
+                    WHERE NOT EXISTS (SELECT FROM held h WHERE h.member %6$s t.member)
+                   ON CONFLICT DO NOTHING
+                   RETURNING member),
+         feed AS (INSERT INTO segments.changes (segment_id, member, change)
+                  SELECT $2, removed.member::pg_catalog.text, 'exited' FROM removed
+                  UNION ALL
+                  SELECT $2, added.member::pg_catalog.text, 'entered' FROM added)
+    SELECT (SELECT pg_catalog.count(*) FROM added) + (SELECT pg_catalog.count(*) FROM removed)
+    $sql$, entry.key_column, s.object, entry.key_type, segments.to_sql(s.filter, s.object),
+    entry.membership, segments._key_equals(entry.key_type))
+    INTO changed USING keys, s.id;
+  IF changed > 0 THEN
+    PERFORM pg_notify('segments_changes', s.id::text);
+  END IF;
+  RETURN changed;
+END
+$$;
+
+-- Triggers on a table whose rows realtime segments read through relationships (or on a
+-- membership relation that IN SEGMENT reads), installed once.
+CREATE FUNCTION segments._ensure_related_triggers(related regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  trigger_oid oid;
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_trigger t
+              WHERE t.tgrelid = related AND t.tgname = '_segments_related_row') THEN
+    RETURN;
+  END IF;
+  EXECUTE format('CREATE TRIGGER _segments_related_row AFTER INSERT OR UPDATE OR DELETE ON %s '
+                 'FOR EACH ROW EXECUTE FUNCTION segments._related_row_trigger()', related);
+  EXECUTE format('CREATE TRIGGER _segments_related_statement AFTER INSERT OR UPDATE OR DELETE '
+                 'ON %s FOR EACH STATEMENT EXECUTE FUNCTION segments._related_statement_trigger()',
+                 related);
+  EXECUTE format('CREATE TRIGGER _segments_related_truncate AFTER TRUNCATE ON %s '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION segments._related_truncate_trigger()',
+                 related);
+  FOR trigger_oid IN
+    SELECT t.oid FROM pg_trigger t
+     WHERE t.tgrelid = related AND t.tgname IN ('_segments_related_row',
+             '_segments_related_statement', '_segments_related_truncate')
+  LOOP
+    PERFORM segments._adopt('pg_trigger', trigger_oid);
+  END LOOP;
+END
+$$;
+
+-- Brings segments.related_source and the related tables' triggers in line with the active
+-- realtime segments of an object.
+CREATE FUNCTION segments._sync_related(object regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  wanted regclass[];
+  rel regclass;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = object) THEN
+    wanted := '{}';  -- the object itself is being dropped
+  ELSE
+    SELECT COALESCE(array_agg(DISTINCT x.r), '{}') INTO wanted FROM (
+      SELECT k.key::oid::regclass AS r
+        FROM segments.segment s
+       CROSS JOIN LATERAL jsonb_each(segments._filter_related_reads(s.filter, s.object)) AS k
+       WHERE s.object = _sync_related.object AND s.kind = 'realtime' AND s.active
+      UNION
+      SELECT o.membership
+        FROM segments.segment s JOIN segments.object o ON o.object = s.object
+       WHERE s.object = _sync_related.object AND s.kind = 'realtime' AND s.active
+         AND cardinality(segments._filter_segments(s.filter)) > 0) AS x;
+  END IF;
+  FOR rel IN
+    DELETE FROM segments.related_source r
+     WHERE r.object = _sync_related.object AND r.related <> ALL (wanted)
+    RETURNING r.related
+  LOOP
+    IF NOT EXISTS (SELECT 1 FROM segments.related_source r WHERE r.related = rel)
+       AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = rel) THEN
+      EXECUTE format('DROP TRIGGER IF EXISTS _segments_related_row ON %s', rel);
+      EXECUTE format('DROP TRIGGER IF EXISTS _segments_related_statement ON %s', rel);
+      EXECUTE format('DROP TRIGGER IF EXISTS _segments_related_truncate ON %s', rel);
+    END IF;
+    PERFORM segments._invalidate(rel);
+  END LOOP;
+  FOREACH rel IN ARRAY wanted LOOP
+    INSERT INTO segments.related_source AS r (related, object)
+    VALUES (rel, _sync_related.object) ON CONFLICT DO NOTHING;
+    PERFORM segments._ensure_related_triggers(rel);
+    PERFORM segments._invalidate(rel);
+  END LOOP;
+END
+$$;
+
 -- Ends every membership of a segment (deactivation), with the change feed.
 CREATE FUNCTION segments._clear_membership(segment bigint, object regclass) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -578,6 +736,26 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = object) THEN
     EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', object);
   END IF;
+END
+$$;
+
+-- The same for the tables a realtime segment reads through relationships: their writers are
+-- waited for, and wait, while the segment's membership is computed.
+CREATE FUNCTION segments._lock_related(filter segments.segment_filter, object regclass)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  related regclass;
+BEGIN
+  IF filter IS NULL THEN
+    RETURN;
+  END IF;
+  FOR related IN
+    SELECT r.key::oid::regclass FROM jsonb_each(segments._filter_related_reads(filter, object)) AS r
+     ORDER BY r.key::oid
+  LOOP
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', related);
+  END LOOP;
 END
 $$;
 
@@ -872,15 +1050,11 @@ BEGIN
   IF d.filter IS NOT NULL THEN
     PERFORM segments._check_segment_cycle(d.system_name, d.filter);
     PERFORM segments.to_sql(d.filter, d.object);  -- raises for a filter invalid for the object
-    IF d.kind = 'realtime'
-       AND (segments._filter_related_reads(d.filter, d.object) <> '{}'::jsonb
-            OR cardinality(segments._filter_segments(d.filter)) > 0) THEN
-      RAISE EXCEPTION 'realtime segments cannot read related tables or other segments yet'
+    IF d.kind = 'realtime' AND segments._filter_nested_segments(d.filter, d.object) THEN
+      RAISE EXCEPTION 'realtime segments cannot read IN SEGMENT inside an aggregate''s condition'
         USING ERRCODE = 'feature_not_supported',
-              DETAIL = format('The filter %s reads other tables than %s or IN SEGMENT membership.',
-                              d.filter, d.object),
-              HINT = 'Create the segment with kind => ''scheduled'' (refreshed by '
-                     'segments.refresh_due() or segments.refresh()).';
+              DETAIL = format('The filter %s reads segments of a related table.', d.filter),
+              HINT = 'Create the segment with kind => ''scheduled''.';
     END IF;
   END IF;
 
@@ -915,6 +1089,7 @@ BEGIN
   NEW := segments._normalize(NEW, NULL::segments.segment);
   IF NEW.kind = 'realtime' AND NEW.active THEN
     PERFORM segments._lock_object(NEW.object);
+    PERFORM segments._lock_related(NEW.filter, NEW.object);
   END IF;
   PERFORM segments._ensure_object(NEW.object);
   IF NOT NEW.active THEN
@@ -963,6 +1138,7 @@ BEGIN
   NEW.updated_at := now();
   IF NEW.kind = 'realtime' THEN
     PERFORM segments._lock_object(NEW.object);
+    PERFORM segments._lock_related(NEW.filter, NEW.object);
   END IF;
   IF NOT NEW.active THEN
     IF OLD.active THEN
@@ -1024,6 +1200,9 @@ $$;
 CREATE FUNCTION segments._segment_after_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF OLD.kind = 'realtime' THEN
+    PERFORM segments._sync_related(OLD.object);
+  END IF;
   PERFORM segments._drop_object_if_unused(OLD.object);
   PERFORM segments._invalidate(OLD.object);
   RETURN NULL;
@@ -1043,6 +1222,11 @@ BEGIN
   IF NEW.kind = 'realtime' AND NEW.active AND segments._is_time_relative(NEW.filter)
      AND (TG_OP = 'INSERT' OR NOT OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
     PERFORM segments._merge_rechecks(NEW.object, NEW.id);
+  END IF;
+  -- Realtime segments over related rows: triggers on the tables they read.
+  IF NEW.kind = 'realtime'
+     AND (TG_OP = 'INSERT' OR NEW.active <> OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
+    PERFORM segments._sync_related(NEW.object);
   END IF;
   RETURN NULL;
 END
@@ -1505,6 +1689,19 @@ BEGIN
       action := format('rechecked %s rows of %s', rechecked, due.object);
       RETURN NEXT;
     END IF;
+  END LOOP;
+  -- Realtime segments whose relative time reads related rows have no per-row recheck times
+  -- yet: they are recomputed whole (writing only the difference), readers after what they read.
+  FOR due IN
+    SELECT s.id, s.system_name FROM segments.segment s
+     WHERE s.kind = 'realtime' AND s.active AND segments._is_time_relative(s.filter)
+       AND segments._is_related(s.filter, s.object)
+     ORDER BY segments._segment_level(s.filter), s.id
+  LOOP
+    rechecked := segments._refresh_keys(due.id, NULL);
+    segment := due.system_name;
+    action := format('recomputed (%s changes)', rechecked);
+    RETURN NEXT;
   END LOOP;
 END
 $$;
@@ -2408,16 +2605,25 @@ CREATE FUNCTION segments._on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   dropped record;
+  gone bigint;
 BEGIN
   FOR dropped IN
     SELECT d.objid FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.object_type IN ('table', 'partitioned table')
   LOOP
     IF EXISTS (SELECT 1 FROM segments.object o WHERE o.object::oid = dropped.objid) THEN
-      DELETE FROM segments.segment s WHERE s.object::oid = dropped.objid;
+      -- Readers (IN SEGMENT) before the segments they read.
+      FOR gone IN
+        SELECT s.id FROM segments.segment s WHERE s.object::oid = dropped.objid
+         ORDER BY segments._segment_level(s.filter) DESC, s.id
+      LOOP
+        DELETE FROM segments.segment s WHERE s.id = gone;
+      END LOOP;
       PERFORM segments._drop_object_if_unused(dropped.objid::regclass);
     END IF;
     DELETE FROM segments.event_source e WHERE e.events::oid = dropped.objid;
+    DELETE FROM segments.related_source r
+     WHERE r.related::oid = dropped.objid OR r.object::oid = dropped.objid;
   END LOOP;
 END
 $$;

@@ -360,11 +360,10 @@ class Binder {
                  quoted(argument->name) + " of type " + argument->type.name,
              "sum and avg take integer, numeric or floating-point columns.");
       }
-      // sum(integer) and avg of exact types are numeric (exact, never overflowing); of
-      // floating-point columns, double precision.
-      result.type.category =
-          category == TypeCategory::kFloat ? TypeCategory::kFloat : TypeCategory::kNumeric;
-      result.type.name = category == TypeCategory::kFloat ? "double precision" : "numeric";
+      // Summed and averaged as numeric whatever the column's type: exact, and never an
+      // overflow error from row data (a double precision sum of 1e308 and 1e308 would fail).
+      result.type.category = TypeCategory::kNumeric;
+      result.type.name = "numeric";
       binding.column = out_.own_column(std::move(result));
       return;
     }

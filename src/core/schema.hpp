@@ -39,6 +39,7 @@ struct ColumnType {
   std::string name;                                   // SQL name for messages, e.g. "text[]"
   bool collation_deterministic = true;                // text kinds: equality is byte equality
   bool collation_is_c = false;                        // text kinds: ordering is byte order
+  std::string collation_sql;  // the column's collation as SQL names it; empty if none
 };
 
 struct Column {

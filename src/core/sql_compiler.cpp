@@ -2,6 +2,8 @@
 // text from a filter can change the statement's structure.
 #include "core/sql_compiler.hpp"
 
+#include <algorithm>
+
 #include "core/json.hpp"
 
 namespace pgseg {
@@ -248,6 +250,11 @@ class SqlCompiler {
     }
   }
 
+  static std::string collate(const Column& column) {
+    return column.type.collation_sql.empty() ? std::string()
+                                             : " COLLATE " + column.type.collation_sql;
+  }
+
   // FROM (VALUES (the current row's columns)) AS seg_kN (v1, ...) JOIN other AS seg_rN ON ...:
   // the rows of relationship's other table that go with the row at depth - 1.
   std::string related_rows(const Relationship& relationship, int depth) const {
@@ -264,8 +271,10 @@ class SqlCompiler {
       }
       values += column_ref(*relationship.local_columns[i], depth - 1);
       names += v;
-      on += "seg_r" + n + "." + dialect_.quote_identifier(relationship.target_columns[i]->name) +
-            " OPERATOR(pg_catalog.=) seg_k" + n + "." + v;
+      // Compared as the foreign key compares: in the referenced column's collation.
+      const Column& target = *relationship.target_columns[i];
+      on += "seg_r" + n + "." + dialect_.quote_identifier(target.name) +
+            " OPERATOR(pg_catalog.=) seg_k" + n + "." + v + collate(target);
     }
     return " FROM (VALUES (" + values + ")) AS seg_k" + n + " (" + names + ") JOIN " +
            relationship.sql_name + " AS seg_r" + n + " ON " + on;
@@ -288,13 +297,10 @@ class SqlCompiler {
       case AggregateFunc::kCount:
         return "(SELECT pg_catalog.count(*)" + from + ")";
       case AggregateFunc::kSum:
-        // sum(bigint) is numeric already; sum(integer) is widened so that no sum overflows.
-        if (binding.argument->type.category == TypeCategory::kInteger) {
-          argument += "::pg_catalog.numeric";
-        }
-        return "(SELECT pg_catalog.sum(" + argument + ")" + from + ")";
+        // As numeric: exact, and no overflow (floating-point sums and averages can overflow).
+        return "(SELECT pg_catalog.sum(" + argument + "::pg_catalog.numeric)" + from + ")";
       case AggregateFunc::kAvg:
-        return "(SELECT pg_catalog.avg(" + argument + ")" + from + ")";
+        return "(SELECT pg_catalog.avg(" + argument + "::pg_catalog.numeric)" + from + ")";
       case AggregateFunc::kMin:
         return "(SELECT pg_catalog.min(" + argument + ")" + from + ")";
       case AggregateFunc::kMax:
@@ -346,6 +352,83 @@ class SqlCompiler {
 std::string compile_sql(const Node& root, const BoundFilter& bound, const SqlDialect& dialect,
                         const SqlOptions& options) {
   return SqlCompiler(bound, dialect, options).compile(root);
+}
+
+}  // namespace pgseg
+
+namespace pgseg {
+
+namespace {
+
+void collect_reads(const Node& node, const BoundFilter& bound, const RelationshipPath& prefix,
+                   RelatedReads& out) {
+  if (!node.is_predicate()) {
+    for (const auto& child : node.children) collect_reads(*child, bound, prefix, out);
+    return;
+  }
+  const Binding& binding = bound.binding(node);
+  if (node.kind == NodeKind::kInSegment) {
+    (prefix.empty() ? out.segments : out.nested_segments) = true;
+    return;
+  }
+  if (binding.path.empty()) return;
+  RelationshipPath path = prefix;
+  path.insert(path.end(), binding.path.begin(), binding.path.end());
+  if (std::find(out.paths.begin(), out.paths.end(), path) == out.paths.end()) {
+    out.paths.push_back(path);
+  }
+  if (binding.aggregate != nullptr && binding.aggregate->condition) {
+    collect_reads(*binding.aggregate->condition, bound, path, out);
+  }
+}
+
+}  // namespace
+
+RelatedReads related_reads(const Node& root, const BoundFilter& bound) {
+  RelatedReads out;
+  collect_reads(root, bound, {}, out);
+  return out;
+}
+
+std::string reverse_key_sql(const RelationshipPath& path, const std::string& object_sql,
+                            const Column& key, const SqlDialect& dialect) {
+  // From the changed row inwards: the rows of each table that reference (or are referenced by)
+  // the rows of the next, up to the object's keys.
+  // collations: compare in these columns' collations (the referenced ones', as the foreign key
+  // does), when given.
+  auto columns = [&](const std::vector<const Column*>& list, const std::string& alias,
+                     const std::vector<const Column*>* collations) {
+    std::string out;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += alias + "." + dialect.quote_identifier(list[i]->name);
+      if (collations != nullptr && !(*collations)[i]->type.collation_sql.empty()) {
+        out += " COLLATE " + (*collations)[i]->type.collation_sql;
+      }
+    }
+    return out;
+  };
+  const std::size_t depth = path.size();
+  std::string parameters;
+  for (std::size_t i = 0; i < path.back()->target_columns.size(); ++i) {
+    if (i > 0) parameters += ", ";
+    parameters += "$" + std::to_string(i + 1);
+  }
+  // Innermost condition: the last step's local columns equal the changed row's columns.
+  std::string condition = "(" +
+                          columns(path.back()->local_columns, "seg_t" + std::to_string(depth - 1),
+                                  &path.back()->target_columns) +
+                          ") = (" + parameters + ")";
+  for (std::size_t i = depth - 1; i > 0; --i) {
+    const std::string alias = "seg_t" + std::to_string(i);
+    const Relationship& step = *path[i - 1];
+    condition = "(" +
+                columns(step.local_columns, "seg_t" + std::to_string(i - 1), &step.target_columns) +
+                ") IN (SELECT " + columns(step.target_columns, alias, nullptr) + " FROM " +
+                step.sql_name + " AS " + alias + " WHERE " + condition + ")";
+  }
+  return "SELECT seg_t0." + dialect.quote_identifier(key.name) + " FROM " + object_sql +
+         " AS seg_t0 WHERE " + condition;
 }
 
 }  // namespace pgseg

@@ -45,3 +45,24 @@ std::string sql_string_literal(std::string_view text);
 std::string interval_text(std::int64_t amount, TimeUnit unit);
 
 }  // namespace pgseg
+
+namespace pgseg {
+
+// A chain of relationships walked from the object.
+using RelationshipPath = std::vector<const Relationship*>;
+
+// What a bound filter reads outside the object's row.
+struct RelatedReads {
+  std::vector<RelationshipPath> paths;  // every chain walked, aggregate conditions included
+  bool segments = false;                // IN SEGMENT over the object's own segments
+  bool nested_segments = false;         // IN SEGMENT inside an aggregate's condition
+};
+
+RelatedReads related_reads(const Node& root, const BoundFilter& bound);
+
+// SQL returning the key of every object row that reaches, through path, the row of
+// path.back()->target whose path.back()->target_columns are $1, $2, ... (in that order).
+std::string reverse_key_sql(const RelationshipPath& path, const std::string& object_sql,
+                            const Column& key, const SqlDialect& dialect);
+
+}  // namespace pgseg

@@ -6,6 +6,7 @@
 #include "core/binder.hpp"
 #include "core/json.hpp"
 #include "core/parser.hpp"
+#include "core/sql_compiler.hpp"
 #include "pg/boundary.hpp"
 #include "pg/filter_cache.hpp"
 #include "pg/filter_datum.hpp"
@@ -252,4 +253,13 @@ PGSEG_FUNCTION(pgseg_is_time_relative) {
     relative = relative || node.kind == pgseg::NodeKind::kRelTime;
   });
   return BoolGetDatum(relative);
+}
+
+// _filter_nested_segments(filter, object): whether IN SEGMENT appears inside an aggregate's
+// condition (segments of a related table).
+PGSEG_FUNCTION(pgseg_filter_nested_segments) {
+  const struct varlena* filter = pg_guard([&] { return PG_GETARG_VARLENA_PP(0); });
+  pgseg::pg::CompiledFilter& compiled =
+      pgseg::pg::compiled_filter(PG_GETARG_OID(1), pgseg::pg::filter_text(filter));
+  return BoolGetDatum(pgseg::related_reads(*compiled.ast, *compiled.bound).nested_segments);
 }

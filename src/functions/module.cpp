@@ -2,6 +2,7 @@
 #include "pg/filter_cache.hpp"
 #include "pg/membership.hpp"
 #include "pg/realtime.hpp"
+#include "pg/related.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -15,5 +16,6 @@ void _PG_init(void) {
   pgseg::pg::register_filter_cache_callbacks();
   pgseg::pg::register_membership_callbacks();
   pgseg::pg::register_realtime_callbacks();
+  pgseg::pg::register_related_callbacks();
 }
 }

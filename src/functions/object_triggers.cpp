@@ -2,6 +2,7 @@
 #include "pg/boundary.hpp"
 #include "pg/membership.hpp"
 #include "pg/realtime.hpp"
+#include "pg/related.hpp"
 
 using pgseg::pg::pg_guard;
 
@@ -30,6 +31,9 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
   TupleDesc desc = RelationGetDescr(data->tg_relation);
   const TriggerEvent event = data->tg_event;
   if (TRIGGER_FIRED_BY_INSERT(event)) {
+    bool isnull;
+    Datum key = key_of(info, data->tg_trigtuple, desc, &isnull);
+    if (!isnull) pgseg::pg::related_mark_object_row(relid, key);
     if (pgseg::pg::realtime_row_superseded(data->tg_trigtuple)) {
       pgseg::pg::realtime_row_resync(data->tg_relation, data->tg_trigtuple, nullptr);
       return PointerGetDatum(nullptr);
@@ -44,6 +48,7 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
     bool new_null;
     Datum old_key = key_of(info, data->tg_trigtuple, desc, &old_null);
     Datum new_key = key_of(info, data->tg_newtuple, desc, &new_null);
+    if (!new_null) pgseg::pg::related_mark_object_row(relid, new_key);
     if (pgseg::pg::realtime_row_superseded(data->tg_newtuple)) {
       pgseg::pg::realtime_row_resync(data->tg_relation, data->tg_newtuple,
                                      old_null ? nullptr : &old_key);
@@ -63,7 +68,10 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
 // statement's membership changes set-wise.
 PGSEG_FUNCTION(pgseg_object_statement_trigger) {
   TriggerData* data = trigger_data(fcinfo, "_object_statement_trigger");
-  pgseg::pg::flush_object(RelationGetRelid(data->tg_relation));
+  const Oid relid = RelationGetRelid(data->tg_relation);
+  pgseg::pg::flush_object(relid);
+  // Realtime segments over related rows (and other segments) follow the plain ones.
+  pgseg::pg::related_flush(relid);
   return PointerGetDatum(nullptr);
 }
 
@@ -71,6 +79,34 @@ PGSEG_FUNCTION(pgseg_object_statement_trigger) {
 PGSEG_FUNCTION(pgseg_object_truncate_trigger) {
   TriggerData* data = trigger_data(fcinfo, "_object_truncate_trigger");
   pgseg::pg::truncate_object_membership(RelationGetRelid(data->tg_relation));
+  return PointerGetDatum(nullptr);
+}
+
+// _related_row_trigger: AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW on a table that
+// realtime segments read through relationships (or on a membership relation that IN SEGMENT
+// reads). Marks the object keys the change may affect.
+PGSEG_FUNCTION(pgseg_related_row_trigger) {
+  TriggerData* data = trigger_data(fcinfo, "_related_row_trigger");
+  const TriggerEvent event = data->tg_event;
+  pgseg::pg::related_row_changed(data->tg_relation, data->tg_trigtuple);
+  if (TRIGGER_FIRED_BY_UPDATE(event)) {
+    pgseg::pg::related_row_changed(data->tg_relation, data->tg_newtuple);
+  }
+  return PointerGetDatum(nullptr);
+}
+
+// _related_statement_trigger: AFTER INSERT OR UPDATE OR DELETE ... FOR EACH STATEMENT. The
+// marked keys are recomputed set-wise.
+PGSEG_FUNCTION(pgseg_related_statement_trigger) {
+  (void)trigger_data(fcinfo, "_related_statement_trigger");
+  pgseg::pg::related_flush_all();
+  return PointerGetDatum(nullptr);
+}
+
+// _related_truncate_trigger: AFTER TRUNCATE. The segments reading the table are recomputed.
+PGSEG_FUNCTION(pgseg_related_truncate_trigger) {
+  TriggerData* data = trigger_data(fcinfo, "_related_truncate_trigger");
+  pgseg::pg::related_truncated(RelationGetRelid(data->tg_relation));
   return PointerGetDatum(nullptr);
 }
 

@@ -87,7 +87,8 @@ std::vector<Definition> load_definitions(Oid relid) {
       Datum values[1] = {ObjectIdGetDatum(relid)};
       int rc = SPI_execute_with_args(
           "SELECT id, filter::text FROM segments.segment WHERE object::oid = $1 "
-          "AND kind = 'realtime' AND active AND filter IS NOT NULL ORDER BY id",
+          "AND kind = 'realtime' AND active AND filter IS NOT NULL "
+          "AND NOT segments._is_related(filter, object) ORDER BY id",
           1, types, values, nullptr, true, 0);
       if (rc == SPI_OK_SELECT) {
         r.count = static_cast<int>(SPI_processed);

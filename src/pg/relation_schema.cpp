@@ -20,6 +20,7 @@ struct RawColumn {
   TypeCategory element_category;
   bool deterministic;
   bool collation_is_c;
+  char* collation_sql;  // NULL when the column has no collation
 };
 
 struct RawRelation {
@@ -30,6 +31,17 @@ struct RawRelation {
   RawColumn* columns;
   bool default_collation_is_c;
 };
+
+// A collation's schema-qualified, quoted name (SQL built from it runs under any search_path).
+char* collation_sql_name(Oid collation) {
+  HeapTuple tuple = SearchSysCache1(COLLOID, ObjectIdGetDatum(collation));
+  if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for collation %u", collation);
+  auto* form = reinterpret_cast<Form_pg_collation>(GETSTRUCT(tuple));
+  char* name = pstrdup(
+      quote_qualified_identifier(get_namespace_name(form->collnamespace), NameStr(form->collname)));
+  ReleaseSysCache(tuple);
+  return name;
+}
 
 RawRelation* read_relation(Oid relid) {
   Relation rel = relation_open(relid, AccessShareLock);
@@ -63,6 +75,7 @@ RawRelation* read_relation(Oid relid) {
     if (OidIsValid(attr->attcollation)) {
       column.deterministic = get_collation_isdeterministic(attr->attcollation);
       column.collation_is_c = lc_collate_is_c(attr->attcollation);
+      column.collation_sql = collation_sql_name(attr->attcollation);
     }
   }
   relation_close(rel, NoLock);
@@ -254,6 +267,7 @@ std::unique_ptr<RelationSchema> RelationSchema::load(Oid relid) {
     column.type.name = r.type_name;
     column.type.collation_deterministic = r.deterministic;
     column.type.collation_is_c = r.collation_is_c;
+    if (r.collation_sql != nullptr) column.type.collation_sql = r.collation_sql;
     schema->columns_.push_back(std::move(column));
     schema->pg_columns_.push_back(r.pg);
   }

@@ -253,6 +253,29 @@ TEST(Relationships, InSegmentIsASemiJoinWithMembership) {
   EXPECT_STREQ(g.error("IN SEGMENT 'vipp'").sqlstate(), "42704");
 }
 
+TEST(Relationships, ReverseLookupsFindTheObjectRowsThatReachAChangedRow) {
+  Graph g;
+  NodePtr node = parse_filter(
+      "organizations.regions.name = 'x' AND orders.count(status = 'a') > 1 AND IN SEGMENT 'vip'");
+  BoundFilter bound = bind_filter(*node, g.customers);
+  RelatedReads reads = related_reads(*node, bound);
+  ASSERT_EQ(reads.paths.size(), 2u);
+  EXPECT_TRUE(reads.segments);
+  EXPECT_FALSE(reads.nested_segments);
+  const RelationshipPath& chain = reads.paths[0];
+  ASSERT_EQ(chain.size(), 2u);
+  const Column& key = *g.customers.find_column("id");
+  EXPECT_EQ(reverse_key_sql({chain[0]}, "public.customers", key, QuoteAlways()),
+            "SELECT seg_t0.\"id\" FROM public.customers AS seg_t0 WHERE (seg_t0.\"org_id\") = "
+            "($1)");
+  EXPECT_EQ(reverse_key_sql(chain, "public.customers", key, QuoteAlways()),
+            "SELECT seg_t0.\"id\" FROM public.customers AS seg_t0 WHERE (seg_t0.\"org_id\") IN "
+            "(SELECT seg_t1.\"id\" FROM public.organizations AS seg_t1 WHERE "
+            "(seg_t1.\"region\") = ($1))");
+  EXPECT_EQ(reverse_key_sql(reads.paths[1], "public.customers", key, QuoteAlways()),
+            "SELECT seg_t0.\"id\" FROM public.customers AS seg_t0 WHERE (seg_t0.\"id\") = ($1)");
+}
+
 TEST(Relationships, MisusesAreClearErrors) {
   Graph g;
   EXPECT_STREQ(g.error("orders.status = 'paid'").sqlstate(), "42804");

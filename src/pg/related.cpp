@@ -1,0 +1,414 @@
+// Realtime segments over related rows: key marks per object, reverse lookups from related
+// tables to object keys, and the set-wise recompute of marked keys at statement end.
+#include "pg/related.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/sql_compiler.hpp"
+#include "pg/boundary.hpp"
+#include "pg/filter_cache.hpp"
+#include "pg/membership.hpp"
+#include "pg/spi.hpp"
+
+namespace pgseg::pg {
+
+namespace {
+
+// An object's active realtime segments that read related rows, in dependency order.
+struct ObjectRelated {
+  bool stale = false;
+  std::vector<std::int64_t> segments;
+  std::vector<std::unique_ptr<CompiledFilter>> compiled;  // parallel to segments
+};
+
+// From a changed row of a related table to the keys of one object's rows.
+struct Reverse {
+  Oid object = InvalidOid;
+  bool member_column = false;             // a membership relation: the row's member is the key
+  std::string sql;                        // otherwise: the reverse lookup, $n = the row's columns
+  AttrNumber direct = InvalidAttrNumber;  // a column holding the object's key itself
+  Oid direct_type = InvalidOid;
+  std::vector<AttrNumber> columns;  // attribute numbers of the row's columns, in $n order
+  std::vector<Oid> types;
+  SPIPlanPtr plan = nullptr;
+};
+
+struct TableRelated {
+  bool stale = false;
+  std::vector<Reverse> reverses;
+};
+
+struct State {
+  std::unordered_map<Oid, std::unique_ptr<ObjectRelated>> objects;
+  std::unordered_map<Oid, std::unique_ptr<TableRelated>> tables;
+  // Marked keys (text form) per object, until the statement's end.
+  std::unordered_map<Oid, std::vector<std::string>> marks;
+  std::vector<std::unique_ptr<ObjectRelated>> retired_objects;
+  std::vector<std::unique_ptr<TableRelated>> retired_tables;
+};
+
+State& state() {
+  static State* instance = new State();
+  return *instance;
+}
+
+void on_relcache_invalidation(Datum, Oid relid) {
+  State& s = state();
+  for (auto& item : s.objects) {
+    if (relid == InvalidOid || item.first == relid) item.second->stale = true;
+  }
+  for (auto& item : s.tables) {
+    if (relid == InvalidOid || item.first == relid) item.second->stale = true;
+  }
+}
+
+void free_plans(TableRelated& table) {
+  for (Reverse& reverse : table.reverses) {
+    if (reverse.plan == nullptr) continue;
+    SPIPlanPtr plan = reverse.plan;
+    reverse.plan = nullptr;
+    pg_guard([&] { SPI_freeplan(plan); });
+  }
+}
+
+void on_transaction_end(XactEvent event, void*) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+      break;
+    default:
+      return;
+  }
+  State& s = state();
+  s.marks.clear();
+  for (auto& object : s.retired_objects) {
+    for (auto& compiled : object->compiled) retire_compiled(std::move(compiled));
+  }
+  s.retired_objects.clear();
+  try {
+    for (auto& table : s.retired_tables) free_plans(*table);
+  } catch (...) {
+    // Freeing saved plans does not fail; a callback must not throw in any case.
+  }
+  s.retired_tables.clear();
+}
+
+// The owner of the segment catalog (the extension's tables): the role that reads definitions
+// and compiles them for triggers, whoever writes.
+Oid catalog_owner() {
+  Oid catalog =
+      pg_guard([] { return get_relname_relid("segment", get_namespace_oid("segments", false)); });
+  return relation_owner(catalog);
+}
+
+// Runs a catalog query as the catalog's owner, returning the rows' columns as text.
+std::vector<std::vector<std::string>> catalog_rows(const char* query, Oid argument) {
+  struct Raw {
+    int rows;
+    int columns;
+    char** values;  // rows * columns, NULL as nullptr
+  };
+  Raw raw = as_role(catalog_owner(), [&] {
+    return pg_guard([&] {
+      MemoryContext caller = CurrentMemoryContext;
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      Oid types[1] = {OIDOID};
+      Datum values[1] = {ObjectIdGetDatum(argument)};
+      if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
+        elog(ERROR, "pg_segments: reading the segment catalog failed");
+      }
+      Raw r{static_cast<int>(SPI_processed), SPI_tuptable->tupdesc->natts, nullptr};
+      r.values = static_cast<char**>(
+          MemoryContextAllocZero(caller, sizeof(char*) * (r.rows * r.columns + 1)));
+      for (int i = 0; i < r.rows; ++i) {
+        for (int j = 0; j < r.columns; ++j) {
+          char* value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, j + 1);
+          if (value != nullptr) r.values[i * r.columns + j] = MemoryContextStrdup(caller, value);
+        }
+      }
+      SPI_finish();
+      return r;
+    });
+  });
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < raw.rows; ++i) {
+    std::vector<std::string> row;
+    for (int j = 0; j < raw.columns; ++j) {
+      const char* value = raw.values[i * raw.columns + j];
+      row.emplace_back(value != nullptr ? value : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+ObjectRelated& object_related(Oid relid) {
+  State& s = state();
+  auto found = s.objects.find(relid);
+  if (found != s.objects.end() && !found->second->stale) return *found->second;
+  pg_guard([] { AcceptInvalidationMessages(); });
+  found = s.objects.find(relid);
+  if (found != s.objects.end() && !found->second->stale) return *found->second;
+  if (found != s.objects.end()) {
+    s.retired_objects.push_back(std::move(found->second));
+    s.objects.erase(found);
+  }
+  auto object = std::make_unique<ObjectRelated>();
+  for (const auto& row :
+       catalog_rows("SELECT s.id, s.filter::pg_catalog.text FROM segments.segment s "
+                    " WHERE s.object OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+                    "   AND s.kind OPERATOR(pg_catalog.=) 'realtime' AND s.active "
+                    "   AND s.filter IS NOT NULL AND segments._is_related(s.filter, s.object) "
+                    " ORDER BY segments._segment_level(s.filter), s.id",
+                    relid)) {
+    std::unique_ptr<CompiledFilter> compiled;
+    try {
+      compiled = as_role(catalog_owner(), [&] { return compile_filter(relid, row[1]); });
+    } catch (const Error& e) {
+      // As for the object's own realtime segments: a definition that no longer compiles must
+      // not make writes fail; it is skipped with a warning.
+      std::string message = e.what();
+      pg_guard([&] {
+        ereport(WARNING, (errmsg("pg_segments: realtime segment %s skipped: %s", row[0].c_str(),
+                                 message.c_str())));
+      });
+      continue;
+    }
+    object->segments.push_back(std::stoll(row[0]));
+    object->compiled.push_back(std::move(compiled));
+  }
+  return *s.objects.emplace(relid, std::move(object)).first->second;
+}
+
+TableRelated& table_related(Oid relid) {
+  State& s = state();
+  auto found = s.tables.find(relid);
+  if (found != s.tables.end() && !found->second->stale) return *found->second;
+  pg_guard([] { AcceptInvalidationMessages(); });
+  found = s.tables.find(relid);
+  if (found != s.tables.end() && !found->second->stale) return *found->second;
+  if (found != s.tables.end()) {
+    s.retired_tables.push_back(std::move(found->second));
+    s.tables.erase(found);
+  }
+  auto table = std::make_unique<TableRelated>();
+  for (const auto& row :
+       catalog_rows("SELECT r.object::pg_catalog.oid FROM segments.related_source r "
+                    " WHERE r.related OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+                    relid)) {
+    const Oid object = static_cast<Oid>(std::stoul(row[0]));
+    const ObjectInfo& info = object_info(object);
+    if (!info.registered) continue;
+    if (info.membership == relid) {
+      Reverse reverse;
+      reverse.object = object;
+      reverse.member_column = true;
+      table->reverses.push_back(std::move(reverse));
+      continue;
+    }
+    ObjectRelated& related = object_related(object);
+    for (const auto& compiled : related.compiled) {
+      const Column* key = nullptr;
+      for (const std::string& name : compiled->schema->column_names()) {
+        const Column* column = compiled->schema->find_column(name);
+        if (column != nullptr && column->index == info.key_attnum) key = column;
+      }
+      if (key == nullptr) continue;
+      const RelatedReads reads = related_reads(*compiled->ast, *compiled->bound);
+      for (const RelationshipPath& path : reads.paths) {
+        for (std::size_t depth = 1; depth <= path.size(); ++depth) {
+          const Relationship& step = *path[depth - 1];
+          const auto* target = static_cast<const RelationSchema*>(step.target);
+          if (target->relid() != relid) continue;
+          RelationshipPath prefix(path.begin(), path.begin() + static_cast<std::ptrdiff_t>(depth));
+          Reverse reverse;
+          reverse.object = object;
+          // A child row whose foreign key is the object's key names the object row itself.
+          if (depth == 1 && step.local_columns.size() == 1 && step.local_columns[0] == key) {
+            reverse.direct = static_cast<AttrNumber>(step.target_columns[0]->index);
+            reverse.direct_type = target->pg_column(*step.target_columns[0]).type;
+          }
+          reverse.sql = reverse_key_sql(prefix, info.object_sql, *key, PgDialect());
+          bool seen = false;
+          for (const Reverse& other : table->reverses) {
+            seen = seen || (other.object == object && other.sql == reverse.sql);
+          }
+          if (seen) continue;
+          for (const Column* column : step.target_columns) {
+            reverse.columns.push_back(static_cast<AttrNumber>(column->index));
+            reverse.types.push_back(target->pg_column(*column).type);
+          }
+          table->reverses.push_back(std::move(reverse));
+        }
+      }
+    }
+  }
+  return *s.tables.emplace(relid, std::move(table)).first->second;
+}
+
+std::string key_text(Oid type, Datum key) {
+  char* text = pg_guard([&] {
+    Oid output;
+    bool varlena;
+    getTypeOutputInfo(type, &output, &varlena);
+    return OidOutputFunctionCall(output, key);
+  });
+  return std::string(text);
+}
+
+void mark(Oid object, std::string key) {
+  state().marks[object].push_back(std::move(key));
+}
+
+// The object keys reverse finds for a changed row, marked.
+void mark_reverse(Reverse& reverse, Relation relation, HeapTuple tuple) {
+  const ObjectInfo& info = object_info(reverse.object);
+  if (!info.registered) return;
+  TupleDesc desc = RelationGetDescr(relation);
+  if (reverse.member_column) {
+    bool isnull;
+    Datum member = pg_guard([&] { return heap_getattr(tuple, 2, desc, &isnull); });
+    if (!isnull) mark(reverse.object, key_text(info.key_type, member));
+    return;
+  }
+  if (reverse.direct != InvalidAttrNumber) {
+    bool isnull;
+    Datum value = pg_guard([&] { return heap_getattr(tuple, reverse.direct, desc, &isnull); });
+    if (!isnull) mark(reverse.object, key_text(reverse.direct_type, value));
+    return;
+  }
+  const int count = static_cast<int>(reverse.columns.size());
+  std::vector<Datum> values(reverse.columns.size());
+  for (int i = 0; i < count; ++i) {
+    bool isnull;
+    values[static_cast<std::size_t>(i)] = pg_guard([&] {
+      return heap_getattr(tuple, reverse.columns[static_cast<std::size_t>(i)], desc, &isnull);
+    });
+    if (isnull) return;  // a NULL foreign key reaches no row
+  }
+  struct Keys {
+    int count;
+    char** texts;
+  };
+  Keys keys = as_role(info.writer, [&] {
+    return pg_guard([&] {
+      MemoryContext caller = CurrentMemoryContext;
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      if (reverse.plan == nullptr) {
+        SPIPlanPtr plan = SPI_prepare(reverse.sql.c_str(), count, reverse.types.data());
+        if (plan == nullptr) elog(ERROR, "pg_segments: preparing a related lookup failed");
+        SPI_keepplan(plan);
+        reverse.plan = plan;
+      }
+      if (SPI_execute_plan(reverse.plan, values.data(), nullptr, true, 0) != SPI_OK_SELECT) {
+        elog(ERROR, "pg_segments: a related lookup failed");
+      }
+      Keys k{static_cast<int>(SPI_processed), nullptr};
+      k.texts = static_cast<char**>(MemoryContextAllocZero(caller, sizeof(char*) * (k.count + 1)));
+      for (int i = 0; i < k.count; ++i) {
+        char* value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+        if (value != nullptr) k.texts[i] = MemoryContextStrdup(caller, value);
+      }
+      SPI_finish();
+      return k;
+    });
+  });
+  for (int i = 0; i < keys.count; ++i) {
+    if (keys.texts[i] != nullptr) mark(reverse.object, keys.texts[i]);
+  }
+}
+
+// Calls segments._refresh_keys(segment, keys) as the object's membership writer; NULL keys
+// recompute the whole segment.
+void refresh_keys(const ObjectInfo& info, std::int64_t segment,
+                  const std::vector<std::string>* keys) {
+  as_role(info.writer, [&] {
+    pg_guard([&] {
+      Datum array = 0;
+      if (keys != nullptr) {
+        auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys->size() + 1)));
+        for (std::size_t i = 0; i < keys->size(); ++i) {
+          elements[i] = PointerGetDatum(
+              cstring_to_text_with_len((*keys)[i].data(), static_cast<int>((*keys)[i].size())));
+        }
+        array = PointerGetDatum(construct_array(elements, static_cast<int>(keys->size()), TEXTOID,
+                                                -1, false, TYPALIGN_INT));
+      }
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      Oid types[2] = {INT8OID, TEXTARRAYOID};
+      Datum values[2] = {Int64GetDatum(segment), array};
+      const char nulls[3] = {' ', keys != nullptr ? ' ' : 'n', '\0'};
+      if (SPI_execute_with_args("SELECT segments._refresh_keys($1, $2)", 2, types, values, nulls,
+                                false, 0) != SPI_OK_SELECT) {
+        elog(ERROR, "pg_segments: refreshing related segment keys failed");
+      }
+      SPI_finish();
+    });
+    return 0;
+  });
+}
+
+}  // namespace
+
+void related_mark_object_row(Oid relid, Datum key) {
+  if (object_related(relid).segments.empty()) return;
+  mark(relid, key_text(object_info(relid).key_type, key));
+}
+
+void related_row_changed(Relation relation, HeapTuple tuple) {
+  TableRelated& table = table_related(RelationGetRelid(relation));
+  for (Reverse& reverse : table.reverses) mark_reverse(reverse, relation, tuple);
+}
+
+void related_flush(Oid relid) {
+  State& s = state();
+  auto found = s.marks.find(relid);
+  if (found == s.marks.end() || found->second.empty()) return;
+  std::vector<std::string> keys;
+  keys.swap(found->second);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return;
+  // Copied: a nested flush (membership changes of one segment that others read) may reload.
+  const std::vector<std::int64_t> segments = object_related(relid).segments;
+  for (std::int64_t segment : segments) refresh_keys(info, segment, &keys);
+}
+
+void related_flush_all() {
+  std::vector<Oid> objects;
+  for (const auto& item : state().marks) {
+    if (!item.second.empty()) objects.push_back(item.first);
+  }
+  for (Oid object : objects) related_flush(object);
+}
+
+void related_truncated(Oid relid) {
+  TableRelated& table = table_related(relid);
+  std::vector<Oid> objects;
+  for (const Reverse& reverse : table.reverses) {
+    if (std::find(objects.begin(), objects.end(), reverse.object) == objects.end()) {
+      objects.push_back(reverse.object);
+    }
+  }
+  for (Oid object : objects) {
+    const ObjectInfo& info = object_info(object);
+    if (!info.registered) continue;
+    const std::vector<std::int64_t> segments = object_related(object).segments;
+    for (std::int64_t segment : segments) refresh_keys(info, segment, nullptr);
+  }
+}
+
+void register_related_callbacks() {
+  CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+  RegisterXactCallback(on_transaction_end, nullptr);
+}
+
+}  // namespace pgseg::pg

@@ -1,0 +1,29 @@
+// Realtime segments that read other rows than the object's own (related tables through foreign
+// keys, other segments' membership). They are kept true set-wise: row triggers mark the object
+// keys a change may affect, and at the end of the statement each such segment is recomputed for
+// the marked keys only (segments._refresh_keys), in dependency order.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace pgseg::pg {
+
+// The object's row with this key was inserted or updated: marks the key when the object has
+// realtime segments over related rows.
+void related_mark_object_row(Oid relid, Datum key);
+
+// A row of a related table (or of a membership relation) changed: marks the keys of the object
+// rows that reach it, for every object with realtime segments reading the table.
+void related_row_changed(Relation relation, HeapTuple tuple);
+
+// Recomputes the marked keys of one object (after its own statement), or of every object.
+void related_flush(Oid relid);
+void related_flush_all();
+
+// TRUNCATE of a related table: the realtime segments reading it are recomputed whole.
+void related_truncated(Oid relid);
+
+// Registers invalidation and transaction callbacks; called once from _PG_init.
+void register_related_callbacks();
+
+}  // namespace pgseg::pg
