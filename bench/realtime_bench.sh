@@ -134,8 +134,9 @@ R[ltv_1000]=$(q "SELECT count(*) FROM bench_filters WHERE filter LIKE '%lifetime
 echo "- 1000 segments: quiet ${R[quiet_1000]} tps, churn ${R[churn_1000]} tps (${R[flips_1000]} membership changes)"
 
 ratio() { echo "scale=3; $1 / $2" | bc -l | sed 's/^\./0./'; }
-us_per_row() { echo "scale=2; ($CLIENTS / $1 - $CLIENTS / $2) * 1000000" | bc -l | sed 's/^\./0./; s/^-\./-0./'; }
-per_eval() { echo "scale=1; ($CLIENTS / $1 - $CLIENTS / $2) * 1000000000 / ($3 * 2)" | bc -l | sed 's/^\./0./'; }
+# bc's scale applies to every division: compute with 12 digits, then round for printing.
+us_per_row() { printf '%.2f' "$(echo "scale=12; ($CLIENTS / $1 - $CLIENTS / $2) * 1000000" | bc -l)"; }
+per_eval() { printf '%.1f' "$(echo "scale=12; ($CLIENTS / $1 - $CLIENTS / $2) * 1000000000 / ($3 * 2)" | bc -l)"; }
 
 echo
 echo "## Ratios (throughput with segments / throughput with none)"

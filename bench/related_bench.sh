@@ -28,7 +28,7 @@ q "INSERT INTO customers SELECT i, (ARRAY['bronze', 'silver', 'gold', 'platinum'
      (ARRAY['OM', 'AE', 'SA', 'QA'])[1 + i % 4] FROM generate_series(1, $CUSTOMERS) AS i"
 q "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers,
      status text NOT NULL, amount numeric(10, 2) NOT NULL, created_at timestamptz NOT NULL)"
-q "INSERT INTO orders SELECT n, 1 + (n * 7919) % $CUSTOMERS,
+q "INSERT INTO orders SELECT n, 1 + (n::bigint * 7919) % $CUSTOMERS,
      (ARRAY['paid', 'paid', 'paid', 'refunded', 'pending'])[1 + n % 5], (n % 300) + 0.5,
      now() - (n % 365) * interval '1 day' FROM generate_series(1, $ORDERS) AS n"
 q "CREATE INDEX orders_customer_idx ON orders (customer_id)"
