@@ -18,11 +18,18 @@ namespace pgseg::pg {
 
 namespace {
 
+// The statements that recompute one segment for some keys, prepared on first use.
+struct SegmentPlans {
+  SPIPlanPtr lock = nullptr;
+  SPIPlanPtr diff = nullptr;
+};
+
 // An object's active realtime segments that read related rows, in dependency order.
 struct ObjectRelated {
   bool stale = false;
   std::vector<std::int64_t> segments;
   std::vector<std::unique_ptr<CompiledFilter>> compiled;  // parallel to segments
+  std::vector<SegmentPlans> plans;                        // parallel to segments
 };
 
 // From a changed row of a related table to the keys of one object's rows.
@@ -90,6 +97,16 @@ void on_transaction_end(XactEvent event, void*) {
   s.marks.clear();
   for (auto& object : s.retired_objects) {
     for (auto& compiled : object->compiled) retire_compiled(std::move(compiled));
+    for (SegmentPlans& plans : object->plans) {
+      for (SPIPlanPtr plan : {plans.lock, plans.diff}) {
+        if (plan == nullptr) continue;
+        try {
+          pg_guard([&] { SPI_freeplan(plan); });
+        } catch (...) {
+          // Freeing a saved plan does not fail; a callback must not throw in any case.
+        }
+      }
+    }
   }
   s.retired_objects.clear();
   try {
@@ -183,6 +200,7 @@ ObjectRelated& object_related(Oid relid) {
     }
     object->segments.push_back(std::stoll(row[0]));
     object->compiled.push_back(std::move(compiled));
+    object->plans.emplace_back();
   }
   return *s.objects.emplace(relid, std::move(object)).first->second;
 }
@@ -355,6 +373,94 @@ void refresh_keys(const ObjectInfo& info, std::int64_t segment,
   });
 }
 
+// The statements that recompute segment for some keys ($1, text[]): lock the object rows in
+// key order, then write the difference between the filter's truth and the stored membership
+// for those keys, with the change feed; the second returns the number of changes.
+void prepare_plans(const ObjectInfo& info, CompiledFilter& compiled, std::int64_t segment,
+                   SegmentPlans& plans) {
+  const std::string key_type =
+      pg_guard([&] { return std::string(format_type_be_qualified(info.key_type)); });
+  const std::string keys = "$1::pg_catalog.text[]::" + key_type + "[]";
+  const std::string id = std::to_string(segment);
+  const std::string& key = info.key_column_sql;
+  const std::string lock = "SELECT FROM " + info.object_sql + " AS o WHERE o." + key + " = ANY (" +
+                           keys + ") ORDER BY o." + key + " FOR NO KEY UPDATE OF o";
+  const std::string& equals = info.key_equals;
+  const std::string diff =
+      "WITH target AS (SELECT o." + key + " AS member FROM " + info.object_sql + " AS o WHERE o." +
+      key + " = ANY (" + keys + ") AND (" + compiled.where_sql() +
+      ")), held AS (SELECT m.member FROM " + info.membership_sql +
+      " AS m WHERE m.segment_id OPERATOR(pg_catalog.=) " + id + " AND m.member = ANY (" + keys +
+      ")), removed AS (DELETE FROM " + info.membership_sql +
+      " AS m WHERE m.segment_id OPERATOR(pg_catalog.=) " + id +
+      " AND m.member IN (SELECT h.member FROM held h WHERE NOT EXISTS (SELECT FROM target t "
+      "WHERE t.member " +
+      equals + " h.member)) RETURNING m.member), added AS (INSERT INTO " + info.membership_sql +
+      " (segment_id, member) SELECT " + id +
+      ", t.member FROM target t WHERE NOT EXISTS (SELECT FROM held h WHERE h.member " + equals +
+      " t.member) ON CONFLICT DO NOTHING RETURNING member), feed AS (INSERT INTO "
+      "segments.changes (segment_id, member, change) SELECT " +
+      id + ", removed.member::pg_catalog.text, 'exited' FROM removed UNION ALL SELECT " + id +
+      ", added.member::pg_catalog.text, 'entered' FROM added) SELECT (SELECT pg_catalog.count(*) "
+      "FROM added) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM removed)";
+  pg_guard([&] {
+    Oid types[1] = {TEXTARRAYOID};
+    SPIPlanPtr lock_plan = SPI_prepare_cursor(lock.c_str(), 1, types, CURSOR_OPT_GENERIC_PLAN);
+    if (lock_plan == nullptr) elog(ERROR, "pg_segments: preparing a related recompute failed");
+    SPIPlanPtr diff_plan = SPI_prepare_cursor(diff.c_str(), 1, types, CURSOR_OPT_GENERIC_PLAN);
+    if (diff_plan == nullptr) elog(ERROR, "pg_segments: preparing a related recompute failed");
+    SPI_keepplan(lock_plan);
+    SPI_keepplan(diff_plan);
+    plans.lock = lock_plan;
+    plans.diff = diff_plan;
+  });
+}
+
+// Recomputes the segment at position index of object for keys, as the membership writer.
+void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
+               const std::vector<std::string>& keys) {
+  const std::int64_t segment = object.segments[index];
+  as_role(info.writer, [&] {
+    pg_guard([&] {
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+    });
+    // On an error the statement fails and the transaction's end unwinds SPI's stack.
+    SegmentPlans& plans = object.plans[index];
+    if (plans.diff == nullptr) prepare_plans(info, *object.compiled[index], segment, plans);
+    pg_guard([&] {
+      auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        elements[i] = PointerGetDatum(
+            cstring_to_text_with_len(keys[i].data(), static_cast<int>(keys[i].size())));
+      }
+      Datum values[1] = {PointerGetDatum(construct_array(elements, static_cast<int>(keys.size()),
+                                                         TEXTOID, -1, false, TYPALIGN_INT))};
+      if (SPI_execute_plan(plans.lock, values, nullptr, false, 0) != SPI_OK_SELECT) {
+        elog(ERROR, "pg_segments: locking rows for a related recompute failed");
+      }
+      if (SPI_execute_plan(plans.diff, values, nullptr, false, 0) != SPI_OK_SELECT ||
+          SPI_processed != 1) {
+        elog(ERROR, "pg_segments: a related recompute failed");
+      }
+      bool isnull;
+      int64 changed =
+          DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+      if (!isnull && changed > 0) {
+        Oid types[1] = {TEXTOID};
+        char id[32];
+        snprintf(id, sizeof(id), "%lld", static_cast<long long>(segment));
+        Datum channel[1] = {CStringGetTextDatum(id)};
+        if (SPI_execute_with_args("SELECT pg_catalog.pg_notify('segments_changes', $1)", 1, types,
+                                  channel, nullptr, false, 0) != SPI_OK_SELECT) {
+          elog(ERROR, "pg_segments: notifying a membership change failed");
+        }
+      }
+      SPI_finish();
+    });
+    return 0;
+  });
+}
+
 }  // namespace
 
 void related_mark_object_row(Oid relid, Datum key) {
@@ -377,9 +483,14 @@ void related_flush(Oid relid) {
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   const ObjectInfo& info = object_info(relid);
   if (!info.registered) return;
-  // Copied: a nested flush (membership changes of one segment that others read) may reload.
-  const std::vector<std::int64_t> segments = object_related(relid).segments;
-  for (std::int64_t segment : segments) refresh_keys(info, segment, &keys);
+  // A nested flush (membership changes of one segment that others read) may reload the
+  // object's segments: the current set is looked up again for each position.
+  const std::size_t count = object_related(relid).segments.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    ObjectRelated& object = object_related(relid);
+    if (i >= object.segments.size()) break;
+    recompute(info, object, i, keys);
+  }
 }
 
 void related_flush_all() {
