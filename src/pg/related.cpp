@@ -18,9 +18,8 @@ namespace pgseg::pg {
 
 namespace {
 
-// The statements that recompute one segment for some keys, prepared on first use.
+// The statement that recomputes one segment for some keys, prepared on first use.
 struct SegmentPlans {
-  SPIPlanPtr lock = nullptr;
   SPIPlanPtr diff = nullptr;
 };
 
@@ -30,6 +29,7 @@ struct ObjectRelated {
   std::vector<std::int64_t> segments;
   std::vector<std::unique_ptr<CompiledFilter>> compiled;  // parallel to segments
   std::vector<SegmentPlans> plans;                        // parallel to segments
+  SPIPlanPtr lock = nullptr;  // locks the object rows of some keys, prepared on first use
 };
 
 // From a changed row of a related table to the keys of one object's rows.
@@ -97,14 +97,14 @@ void on_transaction_end(XactEvent event, void*) {
   s.marks.clear();
   for (auto& object : s.retired_objects) {
     for (auto& compiled : object->compiled) retire_compiled(std::move(compiled));
-    for (SegmentPlans& plans : object->plans) {
-      for (SPIPlanPtr plan : {plans.lock, plans.diff}) {
-        if (plan == nullptr) continue;
-        try {
-          pg_guard([&] { SPI_freeplan(plan); });
-        } catch (...) {
-          // Freeing a saved plan does not fail; a callback must not throw in any case.
-        }
+    std::vector<SPIPlanPtr> plans{object->lock};
+    for (const SegmentPlans& segment : object->plans) plans.push_back(segment.diff);
+    for (SPIPlanPtr plan : plans) {
+      if (plan == nullptr) continue;
+      try {
+        pg_guard([&] { SPI_freeplan(plan); });
+      } catch (...) {
+        // Freeing a saved plan does not fail; a callback must not throw in any case.
       }
     }
   }
@@ -373,20 +373,47 @@ void refresh_keys(const ObjectInfo& info, std::int64_t segment,
   });
 }
 
-// The statements that recompute segment for some keys ($1, text[]): lock the object rows in
-// key order, then write the difference between the filter's truth and the stored membership
-// for those keys, with the change feed; the second returns the number of changes.
-void prepare_plans(const ObjectInfo& info, CompiledFilter& compiled, std::int64_t segment,
-                   SegmentPlans& plans) {
+// The keys parameter ($1, text[]) as the object's key type.
+std::string keys_parameter(const ObjectInfo& info) {
   const std::string key_type =
       pg_guard([&] { return std::string(format_type_be_qualified(info.key_type)); });
-  const std::string keys = "$1::pg_catalog.text[]::" + key_type + "[]";
+  return "$1::pg_catalog.text[]::" + key_type + "[]";
+}
+
+SPIPlanPtr prepare_kept(const std::string& sql) {
+  return pg_guard([&] {
+    Oid types[1] = {TEXTARRAYOID};
+    SPIPlanPtr plan = SPI_prepare_cursor(sql.c_str(), 1, types, CURSOR_OPT_GENERIC_PLAN);
+    if (plan == nullptr) elog(ERROR, "pg_segments: preparing a related recompute failed");
+    SPI_keepplan(plan);
+    return plan;
+  });
+}
+
+// Locks the object rows of the keys in key order (FOR NO KEY UPDATE), so that transactions
+// recomputing the same rows take turns. Inside an SPI connection.
+void lock_keys(const ObjectInfo& info, ObjectRelated& object, Datum* keys) {
+  if (object.lock == nullptr) {
+    const std::string& key = info.key_column_sql;
+    object.lock =
+        prepare_kept("SELECT FROM " + info.object_sql + " AS o WHERE o." + key + " = ANY (" +
+                     keys_parameter(info) + ") ORDER BY o." + key + " FOR NO KEY UPDATE OF o");
+  }
+  pg_guard([&] {
+    if (SPI_execute_plan(object.lock, keys, nullptr, false, 0) != SPI_OK_SELECT) {
+      elog(ERROR, "pg_segments: locking rows for a related recompute failed");
+    }
+  });
+}
+
+// The statement that writes the difference between a segment's truth and its stored membership
+// for some keys, with the change feed, and returns the number of changes.
+SPIPlanPtr prepare_diff(const ObjectInfo& info, CompiledFilter& compiled, std::int64_t segment) {
+  const std::string keys = keys_parameter(info);
   const std::string id = std::to_string(segment);
   const std::string& key = info.key_column_sql;
-  const std::string lock = "SELECT FROM " + info.object_sql + " AS o WHERE o." + key + " = ANY (" +
-                           keys + ") ORDER BY o." + key + " FOR NO KEY UPDATE OF o";
   const std::string& equals = info.key_equals;
-  const std::string diff =
+  return prepare_kept(
       "WITH target AS (SELECT o." + key + " AS member FROM " + info.object_sql + " AS o WHERE o." +
       key + " = ANY (" + keys + ") AND (" + compiled.where_sql() +
       ")), held AS (SELECT m.member FROM " + info.membership_sql +
@@ -402,62 +429,32 @@ void prepare_plans(const ObjectInfo& info, CompiledFilter& compiled, std::int64_
       "segments.changes (segment_id, member, change) SELECT " +
       id + ", removed.member::pg_catalog.text, 'exited' FROM removed UNION ALL SELECT " + id +
       ", added.member::pg_catalog.text, 'entered' FROM added) SELECT (SELECT pg_catalog.count(*) "
-      "FROM added) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM removed)";
-  pg_guard([&] {
-    Oid types[1] = {TEXTARRAYOID};
-    SPIPlanPtr lock_plan = SPI_prepare_cursor(lock.c_str(), 1, types, CURSOR_OPT_GENERIC_PLAN);
-    if (lock_plan == nullptr) elog(ERROR, "pg_segments: preparing a related recompute failed");
-    SPIPlanPtr diff_plan = SPI_prepare_cursor(diff.c_str(), 1, types, CURSOR_OPT_GENERIC_PLAN);
-    if (diff_plan == nullptr) elog(ERROR, "pg_segments: preparing a related recompute failed");
-    SPI_keepplan(lock_plan);
-    SPI_keepplan(diff_plan);
-    plans.lock = lock_plan;
-    plans.diff = diff_plan;
-  });
+      "FROM added) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM removed)");
 }
 
-// Recomputes the segment at position index of object for keys, as the membership writer.
-void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
-               const std::vector<std::string>& keys) {
+// Recomputes the segment at position index of object for keys. Inside an SPI connection.
+void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index, Datum* keys) {
   const std::int64_t segment = object.segments[index];
-  as_role(info.writer, [&] {
-    pg_guard([&] {
-      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-    });
-    // On an error the statement fails and the transaction's end unwinds SPI's stack.
-    SegmentPlans& plans = object.plans[index];
-    if (plans.diff == nullptr) prepare_plans(info, *object.compiled[index], segment, plans);
-    pg_guard([&] {
-      auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
-      for (std::size_t i = 0; i < keys.size(); ++i) {
-        elements[i] = PointerGetDatum(
-            cstring_to_text_with_len(keys[i].data(), static_cast<int>(keys[i].size())));
+  SegmentPlans& plans = object.plans[index];
+  if (plans.diff == nullptr) plans.diff = prepare_diff(info, *object.compiled[index], segment);
+  pg_guard([&] {
+    if (SPI_execute_plan(plans.diff, keys, nullptr, false, 0) != SPI_OK_SELECT ||
+        SPI_processed != 1) {
+      elog(ERROR, "pg_segments: a related recompute failed");
+    }
+    bool isnull;
+    int64 changed =
+        DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (!isnull && changed > 0) {
+      Oid types[1] = {TEXTOID};
+      char id[32];
+      snprintf(id, sizeof(id), "%lld", static_cast<long long>(segment));
+      Datum channel[1] = {CStringGetTextDatum(id)};
+      if (SPI_execute_with_args("SELECT pg_catalog.pg_notify('segments_changes', $1)", 1, types,
+                                channel, nullptr, false, 0) != SPI_OK_SELECT) {
+        elog(ERROR, "pg_segments: notifying a membership change failed");
       }
-      Datum values[1] = {PointerGetDatum(construct_array(elements, static_cast<int>(keys.size()),
-                                                         TEXTOID, -1, false, TYPALIGN_INT))};
-      if (SPI_execute_plan(plans.lock, values, nullptr, false, 0) != SPI_OK_SELECT) {
-        elog(ERROR, "pg_segments: locking rows for a related recompute failed");
-      }
-      if (SPI_execute_plan(plans.diff, values, nullptr, false, 0) != SPI_OK_SELECT ||
-          SPI_processed != 1) {
-        elog(ERROR, "pg_segments: a related recompute failed");
-      }
-      bool isnull;
-      int64 changed =
-          DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-      if (!isnull && changed > 0) {
-        Oid types[1] = {TEXTOID};
-        char id[32];
-        snprintf(id, sizeof(id), "%lld", static_cast<long long>(segment));
-        Datum channel[1] = {CStringGetTextDatum(id)};
-        if (SPI_execute_with_args("SELECT pg_catalog.pg_notify('segments_changes', $1)", 1, types,
-                                  channel, nullptr, false, 0) != SPI_OK_SELECT) {
-          elog(ERROR, "pg_segments: notifying a membership change failed");
-        }
-      }
-      SPI_finish();
-    });
-    return 0;
+    }
   });
 }
 
@@ -483,14 +480,32 @@ void related_flush(Oid relid) {
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   const ObjectInfo& info = object_info(relid);
   if (!info.registered) return;
-  // A nested flush (membership changes of one segment that others read) may reload the
-  // object's segments: the current set is looked up again for each position.
-  const std::size_t count = object_related(relid).segments.size();
-  for (std::size_t i = 0; i < count; ++i) {
-    ObjectRelated& object = object_related(relid);
-    if (i >= object.segments.size()) break;
-    recompute(info, object, i, keys);
-  }
+  if (object_related(relid).segments.empty()) return;
+  // As the membership writer; on an error the statement fails and the transaction's end
+  // unwinds SPI's stack.
+  as_role(info.writer, [&] {
+    Datum array = pg_guard([&] {
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        elements[i] = PointerGetDatum(
+            cstring_to_text_with_len(keys[i].data(), static_cast<int>(keys[i].size())));
+      }
+      return PointerGetDatum(construct_array(elements, static_cast<int>(keys.size()), TEXTOID, -1,
+                                             false, TYPALIGN_INT));
+    });
+    lock_keys(info, object_related(relid), &array);
+    // A nested flush (membership changes of one segment that others read) may reload the
+    // object's segments: the current set is looked up again for each position.
+    const std::size_t count = object_related(relid).segments.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      ObjectRelated& object = object_related(relid);
+      if (i >= object.segments.size()) break;
+      recompute(info, object, i, &array);
+    }
+    pg_guard([] { SPI_finish(); });
+    return 0;
+  });
 }
 
 void related_flush_all() {
