@@ -42,18 +42,53 @@ struct Reverse {
   std::vector<AttrNumber> columns;  // attribute numbers of the row's columns, in $n order
   std::vector<Oid> types;
   SPIPlanPtr plan = nullptr;
+  std::vector<std::int64_t> segments;  // the object's segments that read the row this way
+};
+
+// For a segment that reads a table only through aggregates over its rows (orders.count(...),
+// orders.sum(... WHERE ...)): a changed row that satisfies none of their conditions, before or
+// after the change, is counted by none of them, so the segment's answer cannot change.
+struct RowTest {
+  std::int64_t segment = 0;
+  std::unique_ptr<CompiledFilter> compiled;  // owned: the programs point into it
+  std::unique_ptr<PgHost> host;
+  std::vector<std::unique_ptr<Program>> programs;
+  std::vector<std::unique_ptr<RowEvaluator>> evaluators;
+
+  // Frees what points into compiled, then hands compiled to the filter cache's retirement.
+  void release() {
+    evaluators.clear();
+    programs.clear();
+    host.reset();
+    retire_compiled(std::move(compiled));
+  }
 };
 
 struct TableRelated {
   bool stale = false;
+  std::vector<Oid> objects;  // objects whose segments read the table (invalidate this entry)
   std::vector<Reverse> reverses;
+  std::vector<std::unique_ptr<RowTest>> tests;
+};
+
+// Marked keys of one object: for all its related segments, and for some only.
+struct Marks {
+  std::vector<std::string> all;
+  std::unordered_map<std::int64_t, std::vector<std::string>> by_segment;
+  bool empty() const {
+    if (!all.empty()) return false;
+    for (const auto& item : by_segment) {
+      if (!item.second.empty()) return false;
+    }
+    return true;
+  }
 };
 
 struct State {
   std::unordered_map<Oid, std::unique_ptr<ObjectRelated>> objects;
   std::unordered_map<Oid, std::unique_ptr<TableRelated>> tables;
   // Marked keys (text form) per object, until the statement's end.
-  std::unordered_map<Oid, std::vector<std::string>> marks;
+  std::unordered_map<Oid, Marks> marks;
   std::vector<std::unique_ptr<ObjectRelated>> retired_objects;
   std::vector<std::unique_ptr<TableRelated>> retired_tables;
 };
@@ -69,7 +104,11 @@ void on_relcache_invalidation(Datum, Oid relid) {
     if (relid == InvalidOid || item.first == relid) item.second->stale = true;
   }
   for (auto& item : s.tables) {
-    if (relid == InvalidOid || item.first == relid) item.second->stale = true;
+    TableRelated& table = *item.second;
+    if (relid == InvalidOid || item.first == relid) table.stale = true;
+    for (Oid object : table.objects) {
+      if (object == relid) table.stale = true;
+    }
   }
 }
 
@@ -110,7 +149,10 @@ void on_transaction_end(XactEvent event, void*) {
   }
   s.retired_objects.clear();
   try {
-    for (auto& table : s.retired_tables) free_plans(*table);
+    for (auto& table : s.retired_tables) {
+      free_plans(*table);
+      for (auto& test : table->tests) test->release();
+    }
   } catch (...) {
     // Freeing saved plans does not fail; a callback must not throw in any case.
   }
@@ -205,6 +247,53 @@ ObjectRelated& object_related(Oid relid) {
   return *s.objects.emplace(relid, std::move(object)).first->second;
 }
 
+// The row test of a segment over the table relid, or nullptr when some aggregate over the
+// table has no condition (every row counts).
+std::unique_ptr<RowTest> row_test(Oid object, std::int64_t segment, const std::string& canonical,
+                                  Oid relid) {
+  auto test = std::make_unique<RowTest>();
+  test->segment = segment;
+  test->compiled = as_role(catalog_owner(), [&] { return compile_filter(object, canonical); });
+  const CompiledFilter& compiled = *test->compiled;
+  std::vector<const Node*> conditions;
+  const RelationSchema* table = nullptr;
+  std::vector<const Node*> pending{compiled.ast.get()};
+  bool every_row = false;
+  while (!pending.empty()) {
+    const Node* node = pending.back();
+    pending.pop_back();
+    if (!node->is_predicate()) {
+      for (const auto& child : node->children) pending.push_back(child.get());
+      continue;
+    }
+    if (node->kind == NodeKind::kInSegment) continue;
+    const Binding& binding = compiled.bound->binding(*node);
+    if (binding.aggregate == nullptr || binding.path.size() != 1) continue;
+    const auto* target = static_cast<const RelationSchema*>(binding.path[0]->target);
+    if (target->relid() != relid) continue;
+    table = target;
+    if (!binding.aggregate->condition) {
+      every_row = true;
+      break;
+    }
+    conditions.push_back(binding.aggregate->condition.get());
+  }
+  if (every_row || table == nullptr || conditions.empty()) {
+    test->release();
+    return nullptr;
+  }
+  MemoryContext memory = pg_guard([&] {
+    return AllocSetContextCreate(compiled.memory, "pg_segments related row test",
+                                 ALLOCSET_SMALL_SIZES);
+  });
+  test->host = std::make_unique<PgHost>(*table, memory);
+  for (const Node* condition : conditions) {
+    test->programs.push_back(compile_program(*condition, *compiled.bound, *table, *test->host));
+    test->evaluators.push_back(std::make_unique<RowEvaluator>(*test->programs.back(), *table));
+  }
+  return test;
+}
+
 TableRelated& table_related(Oid relid) {
   State& s = state();
   auto found = s.tables.find(relid);
@@ -224,47 +313,72 @@ TableRelated& table_related(Oid relid) {
     const Oid object = static_cast<Oid>(std::stoul(row[0]));
     const ObjectInfo& info = object_info(object);
     if (!info.registered) continue;
+    table->objects.push_back(object);
+    ObjectRelated& related = object_related(object);
     if (info.membership == relid) {
       Reverse reverse;
       reverse.object = object;
       reverse.member_column = true;
+      for (std::size_t i = 0; i < related.compiled.size(); ++i) {
+        const CompiledFilter& compiled = *related.compiled[i];
+        if (related_reads(*compiled.ast, *compiled.bound).segments) {
+          reverse.segments.push_back(related.segments[i]);
+        }
+      }
       table->reverses.push_back(std::move(reverse));
       continue;
     }
-    ObjectRelated& related = object_related(object);
-    for (const auto& compiled : related.compiled) {
+    for (std::size_t i = 0; i < related.compiled.size(); ++i) {
+      const CompiledFilter& compiled = *related.compiled[i];
+      const std::int64_t segment = related.segments[i];
       const Column* key = nullptr;
-      for (const std::string& name : compiled->schema->column_names()) {
-        const Column* column = compiled->schema->find_column(name);
+      for (const std::string& name : compiled.schema->column_names()) {
+        const Column* column = compiled.schema->find_column(name);
         if (column != nullptr && column->index == info.key_attnum) key = column;
       }
       if (key == nullptr) continue;
-      const RelatedReads reads = related_reads(*compiled->ast, *compiled->bound);
+      const RelatedReads reads = related_reads(*compiled.ast, *compiled.bound);
+      bool reads_table = false;
+      bool only_aggregated = true;  // the table appears only as the first step, one-to-many
       for (const RelationshipPath& path : reads.paths) {
         for (std::size_t depth = 1; depth <= path.size(); ++depth) {
           const Relationship& step = *path[depth - 1];
           const auto* target = static_cast<const RelationSchema*>(step.target);
           if (target->relid() != relid) continue;
+          reads_table = true;
+          only_aggregated = only_aggregated && depth == 1 && step.to_many;
           RelationshipPath prefix(path.begin(), path.begin() + static_cast<std::ptrdiff_t>(depth));
+          const std::string sql = reverse_key_sql(prefix, info.object_sql, *key, PgDialect());
+          Reverse* existing = nullptr;
+          for (Reverse& other : table->reverses) {
+            if (other.object == object && other.sql == sql) existing = &other;
+          }
+          if (existing != nullptr) {
+            if (std::find(existing->segments.begin(), existing->segments.end(), segment) ==
+                existing->segments.end()) {
+              existing->segments.push_back(segment);
+            }
+            continue;
+          }
           Reverse reverse;
           reverse.object = object;
+          reverse.sql = sql;
+          reverse.segments.push_back(segment);
           // A child row whose foreign key is the object's key names the object row itself.
           if (depth == 1 && step.local_columns.size() == 1 && step.local_columns[0] == key) {
             reverse.direct = static_cast<AttrNumber>(step.target_columns[0]->index);
             reverse.direct_type = target->pg_column(*step.target_columns[0]).type;
           }
-          reverse.sql = reverse_key_sql(prefix, info.object_sql, *key, PgDialect());
-          bool seen = false;
-          for (const Reverse& other : table->reverses) {
-            seen = seen || (other.object == object && other.sql == reverse.sql);
-          }
-          if (seen) continue;
           for (const Column* column : step.target_columns) {
             reverse.columns.push_back(static_cast<AttrNumber>(column->index));
             reverse.types.push_back(target->pg_column(*column).type);
           }
           table->reverses.push_back(std::move(reverse));
         }
+      }
+      if (reads_table && only_aggregated) {
+        std::unique_ptr<RowTest> test = row_test(object, segment, compiled.canonical, relid);
+        if (test) table->tests.push_back(std::move(test));
       }
     }
   }
@@ -281,25 +395,52 @@ std::string key_text(Oid type, Datum key) {
   return std::string(text);
 }
 
-void mark(Oid object, std::string key) {
-  state().marks[object].push_back(std::move(key));
+void mark_all(Oid object, std::string key) {
+  state().marks[object].all.push_back(std::move(key));
+}
+
+void mark_segment(Oid object, std::int64_t segment, const std::string& key) {
+  state().marks[object].by_segment[segment].push_back(key);
+}
+
+// Whether a changed row of the table can change segment's answer (see RowTest).
+bool row_matters(TableRelated& table, std::int64_t segment, HeapTuple tuple, TupleDesc desc) {
+  for (const auto& test : table.tests) {
+    if (test->segment != segment) continue;
+    for (const auto& evaluator : test->evaluators) {
+      if (evaluator->eval(tuple, desc) == Tri::kTrue) return true;
+    }
+    return false;
+  }
+  return true;
 }
 
 // The object keys reverse finds for a changed row, marked.
-void mark_reverse(Reverse& reverse, Relation relation, HeapTuple tuple) {
+void mark_reverse(TableRelated& table, Reverse& reverse, Relation relation, HeapTuple tuple) {
   const ObjectInfo& info = object_info(reverse.object);
   if (!info.registered) return;
   TupleDesc desc = RelationGetDescr(relation);
+  // The segments this row can affect; none: nothing to look up.
+  std::vector<std::int64_t> segments;
+  for (std::int64_t segment : reverse.segments) {
+    if (reverse.member_column || row_matters(table, segment, tuple, desc)) {
+      segments.push_back(segment);
+    }
+  }
+  if (segments.empty()) return;
+  auto mark = [&](const std::string& key) {
+    for (std::int64_t segment : segments) mark_segment(reverse.object, segment, key);
+  };
   if (reverse.member_column) {
     bool isnull;
     Datum member = pg_guard([&] { return heap_getattr(tuple, 2, desc, &isnull); });
-    if (!isnull) mark(reverse.object, key_text(info.key_type, member));
+    if (!isnull) mark(key_text(info.key_type, member));
     return;
   }
   if (reverse.direct != InvalidAttrNumber) {
     bool isnull;
     Datum value = pg_guard([&] { return heap_getattr(tuple, reverse.direct, desc, &isnull); });
-    if (!isnull) mark(reverse.object, key_text(reverse.direct_type, value));
+    if (!isnull) mark(key_text(reverse.direct_type, value));
     return;
   }
   const int count = static_cast<int>(reverse.columns.size());
@@ -339,7 +480,7 @@ void mark_reverse(Reverse& reverse, Relation relation, HeapTuple tuple) {
     });
   });
   for (int i = 0; i < keys.count; ++i) {
-    if (keys.texts[i] != nullptr) mark(reverse.object, keys.texts[i]);
+    if (keys.texts[i] != nullptr) mark(keys.texts[i]);
   }
 }
 
@@ -462,45 +603,76 @@ void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
 
 void related_mark_object_row(Oid relid, Datum key) {
   if (object_related(relid).segments.empty()) return;
-  mark(relid, key_text(object_info(relid).key_type, key));
+  mark_all(relid, key_text(object_info(relid).key_type, key));
 }
 
 void related_row_changed(Relation relation, HeapTuple tuple) {
   TableRelated& table = table_related(RelationGetRelid(relation));
-  for (Reverse& reverse : table.reverses) mark_reverse(reverse, relation, tuple);
+  for (Reverse& reverse : table.reverses) mark_reverse(table, reverse, relation, tuple);
 }
+
+namespace {
+
+void sort_unique(std::vector<std::string>& keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+}
+
+// A text[] of keys, in the current memory context.
+Datum text_array(const std::vector<std::string>& keys) {
+  return pg_guard([&] {
+    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      elements[i] = PointerGetDatum(
+          cstring_to_text_with_len(keys[i].data(), static_cast<int>(keys[i].size())));
+    }
+    return PointerGetDatum(
+        construct_array(elements, static_cast<int>(keys.size()), TEXTOID, -1, false, TYPALIGN_INT));
+  });
+}
+
+}  // namespace
 
 void related_flush(Oid relid) {
   State& s = state();
   auto found = s.marks.find(relid);
   if (found == s.marks.end() || found->second.empty()) return;
-  std::vector<std::string> keys;
-  keys.swap(found->second);
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  Marks marks;
+  std::swap(marks, found->second);
   const ObjectInfo& info = object_info(relid);
   if (!info.registered) return;
   if (object_related(relid).segments.empty()) return;
+  sort_unique(marks.all);
+  std::vector<std::string> every = marks.all;  // every key marked, for the row locks
+  for (auto& item : marks.by_segment) {
+    every.insert(every.end(), item.second.begin(), item.second.end());
+  }
+  sort_unique(every);
   // As the membership writer; on an error the statement fails and the transaction's end
   // unwinds SPI's stack.
   as_role(info.writer, [&] {
-    Datum array = pg_guard([&] {
+    pg_guard([] {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-      auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
-      for (std::size_t i = 0; i < keys.size(); ++i) {
-        elements[i] = PointerGetDatum(
-            cstring_to_text_with_len(keys[i].data(), static_cast<int>(keys[i].size())));
-      }
-      return PointerGetDatum(construct_array(elements, static_cast<int>(keys.size()), TEXTOID, -1,
-                                             false, TYPALIGN_INT));
     });
-    lock_keys(info, object_related(relid), &array);
+    Datum locked = text_array(every);
+    lock_keys(info, object_related(relid), &locked);
+    Datum all = marks.by_segment.empty() ? locked : text_array(marks.all);
     // A nested flush (membership changes of one segment that others read) may reload the
     // object's segments: the current set is looked up again for each position.
     const std::size_t count = object_related(relid).segments.size();
     for (std::size_t i = 0; i < count; ++i) {
       ObjectRelated& object = object_related(relid);
       if (i >= object.segments.size()) break;
+      auto own = marks.by_segment.find(object.segments[i]);
+      if (own == marks.by_segment.end() || own->second.empty()) {
+        if (marks.all.empty()) continue;
+        recompute(info, object, i, &all);
+        continue;
+      }
+      std::vector<std::string> keys = marks.all;
+      keys.insert(keys.end(), own->second.begin(), own->second.end());
+      sort_unique(keys);
+      Datum array = text_array(keys);
       recompute(info, object, i, &array);
     }
     pg_guard([] { SPI_finish(); });
