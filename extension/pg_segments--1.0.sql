@@ -238,6 +238,19 @@ COMMENT ON TABLE segments.related_source IS
   'Tables with pg_segments triggers because realtime segments of an object read their rows';
 SELECT pg_catalog.pg_extension_config_dump('segments.related_source', '');
 
+-- When realtime segments over related rows with relative time must look at a row again
+-- (orders.count(created_at WITHIN LAST 30 DAYS) >= 3 changes as orders age, with no write).
+CREATE TABLE segments.related_rechecks (
+  segment_id bigint NOT NULL,
+  member text NOT NULL,
+  due_at timestamptz NOT NULL,
+  PRIMARY KEY (segment_id, member)
+);
+CREATE INDEX related_rechecks_due_idx ON segments.related_rechecks (due_at);
+COMMENT ON TABLE segments.related_rechecks IS
+  'When relative-time realtime segments over related rows must recompute each row';
+SELECT pg_catalog.pg_extension_config_dump('segments.related_rechecks', '');
+
 -------------------------------------------------------------------------------
 -- Internal helpers in C
 -------------------------------------------------------------------------------
@@ -287,6 +300,10 @@ CREATE FUNCTION segments._related_statement_trigger() RETURNS trigger
   AS 'MODULE_PATHNAME', 'pgseg_related_statement_trigger' LANGUAGE C;
 CREATE FUNCTION segments._related_truncate_trigger() RETURNS trigger
   AS 'MODULE_PATHNAME', 'pgseg_related_truncate_trigger' LANGUAGE C;
+CREATE FUNCTION segments._related_recheck(object regclass, segment bigint, keys text[])
+  RETURNS bigint AS 'MODULE_PATHNAME', 'pgseg_related_recheck' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION segments._related_due_all(object regclass, segment bigint)
+  RETURNS bigint AS 'MODULE_PATHNAME', 'pgseg_related_due_all' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION segments._filter_nested_segments(filter segments.segment_filter, object regclass)
   RETURNS boolean AS 'MODULE_PATHNAME', 'pgseg_filter_nested_segments' LANGUAGE C STABLE STRICT;
 
@@ -1192,6 +1209,7 @@ BEGIN
   END IF;
   DELETE FROM segments.history h WHERE h.segment_id = OLD.id;
   DELETE FROM segments.event_marks m WHERE m.segment_id = OLD.id;
+  DELETE FROM segments.related_rechecks r WHERE r.segment_id = OLD.id;
   RETURN OLD;
 END
 $$;
@@ -1227,6 +1245,11 @@ BEGIN
   IF NEW.kind = 'realtime'
      AND (TG_OP = 'INSERT' OR NEW.active <> OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
     PERFORM segments._sync_related(NEW.object);
+    DELETE FROM segments.related_rechecks r WHERE r.segment_id = NEW.id;
+    IF NEW.active AND segments._is_time_relative(NEW.filter)
+       AND segments._is_related(NEW.filter, NEW.object) THEN
+      PERFORM segments._related_due_all(NEW.object, NEW.id);
+    END IF;
   END IF;
   RETURN NULL;
 END
@@ -1690,18 +1713,22 @@ BEGIN
       RETURN NEXT;
     END IF;
   END LOOP;
-  -- Realtime segments whose relative time reads related rows have no per-row recheck times
-  -- yet: they are recomputed whole (writing only the difference), readers after what they read.
+  -- Realtime segments over related rows with relative time: their rows whose recheck time
+  -- has come are recomputed (readers after what they read).
   FOR due IN
-    SELECT s.id, s.system_name FROM segments.segment s
-     WHERE s.kind = 'realtime' AND s.active AND segments._is_time_relative(s.filter)
-       AND segments._is_related(s.filter, s.object)
+    SELECT s.id, s.object, s.system_name,
+           array_agg(r.member ORDER BY r.member) AS keys
+      FROM segments.related_rechecks r JOIN segments.segment s ON s.id = r.segment_id
+     WHERE r.due_at <= now() AND s.active AND s.kind = 'realtime'
+     GROUP BY s.id
      ORDER BY segments._segment_level(s.filter), s.id
   LOOP
-    rechecked := segments._refresh_keys(due.id, NULL);
-    segment := due.system_name;
-    action := format('recomputed (%s changes)', rechecked);
-    RETURN NEXT;
+    rechecked := segments._related_recheck(due.object, due.id, due.keys);
+    IF rechecked > 0 THEN
+      segment := due.system_name;
+      action := format('rechecked %s rows', rechecked);
+      RETURN NEXT;
+    END IF;
   END LOOP;
 END
 $$;

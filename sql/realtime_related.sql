@@ -138,12 +138,18 @@ UPDATE rr_orgs SET industry = 'software' WHERE id = 1;
 RESET ROLE;
 SELECT rr_members('repeat') AS repeat, rr_check();
 
--- Relative time inside an aggregate: refresh_due() keeps it exact as time passes.
+-- Relative time inside an aggregate: refresh_due() keeps it exact as time passes, rechecking
+-- only the rows whose time has come.
 SELECT segments.create_segment('Recent buyers', 'rr_customers',
   'rr_orders.count(placed_at WITHIN LAST 30 DAYS) >= 1', system_name => 'recent') > 0;
 INSERT INTO rr_orders (id, customer_id, status, amount, placed_at)
 VALUES (400, 9, 'paid', 1, now() - interval '30 days' + interval '2 seconds');
 SELECT segments.is_member('recent', 9) AS recent_9;
+-- Each row with a recent order has its recheck time (when its newest order leaves the window).
+SELECT count(*) > 1 AS rows_with_times, bool_and(due_at > now()) AS all_ahead
+  FROM segments.related_rechecks WHERE segment_id = segments.segment_id('recent');
+SELECT due_at - now() <= interval '2 seconds' AS nine_soon FROM segments.related_rechecks
+ WHERE segment_id = segments.segment_id('recent') AND member = '9';
 SELECT pg_sleep(2.5);
 SELECT segment, action FROM segments.refresh_due() WHERE segment = 'recent';
 SELECT segments.is_member('recent', 9) AS recent_9_later, rr_check();

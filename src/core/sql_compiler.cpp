@@ -432,3 +432,94 @@ std::string reverse_key_sql(const RelationshipPath& path, const std::string& obj
 }
 
 }  // namespace pgseg
+
+namespace pgseg {
+
+namespace {
+
+// One relative-time condition: the value it reads (a column, or a key of a jsonb column, of the
+// row reached through path) and its interval.
+struct TimedRead {
+  RelationshipPath path;
+  const Binding* binding = nullptr;
+  const Column* column = nullptr;  // the column read (an aggregate's argument for aggregates)
+  std::int64_t amount = 0;
+  TimeUnit unit = TimeUnit::kDay;
+};
+
+void collect_timed(const Node& node, const BoundFilter& bound, const RelationshipPath& prefix,
+                   std::vector<TimedRead>& out) {
+  if (!node.is_predicate()) {
+    for (const auto& child : node.children) collect_timed(*child, bound, prefix, out);
+    return;
+  }
+  if (node.kind == NodeKind::kInSegment) return;
+  const Binding& binding = bound.binding(node);
+  RelationshipPath path = prefix;
+  path.insert(path.end(), binding.path.begin(), binding.path.end());
+  if (node.kind == NodeKind::kRelTime) {
+    TimedRead read;
+    read.path = path;
+    read.binding = &binding;
+    read.column = binding.aggregate != nullptr ? binding.argument : binding.column;
+    read.amount = node.amount;
+    read.unit = node.unit;
+    if (read.column != nullptr) out.push_back(std::move(read));
+  }
+  if (binding.aggregate != nullptr && binding.aggregate->condition) {
+    collect_timed(*binding.aggregate->condition, bound, path, out);
+  }
+}
+
+}  // namespace
+
+std::string due_times_sql(const Node& root, const BoundFilter& bound, const std::string& object_sql,
+                          const Column& key, const std::string& keys_expr,
+                          const SqlDialect& dialect) {
+  std::vector<TimedRead> reads;
+  collect_timed(root, bound, {}, reads);
+  if (reads.empty()) return {};
+  std::string branches;
+  for (const TimedRead& read : reads) {
+    std::string from = object_sql + " AS seg_t0";
+    for (std::size_t i = 0; i < read.path.size(); ++i) {
+      const Relationship& step = *read.path[i];
+      const std::string previous = "seg_t" + std::to_string(i);
+      const std::string alias = "seg_t" + std::to_string(i + 1);
+      std::string on;
+      for (std::size_t c = 0; c < step.local_columns.size(); ++c) {
+        if (c > 0) on += " AND ";
+        const Column& target = *step.target_columns[c];
+        on += alias + "." + dialect.quote_identifier(target.name) + " OPERATOR(pg_catalog.=) " +
+              previous + "." + dialect.quote_identifier(step.local_columns[c]->name);
+        if (!target.type.collation_sql.empty()) on += " COLLATE " + target.type.collation_sql;
+      }
+      from += " JOIN " + step.sql_name + " AS " + alias + " ON " + on;
+    }
+    std::string value = "seg_t" + std::to_string(read.path.size()) + "." +
+                        dialect.quote_identifier(read.column->name);
+    if (read.binding->aggregate == nullptr && !read.binding->json_path.empty()) {
+      value = "segments.jsonb_timestamptz(" + value;
+      for (const std::string& part : read.binding->json_path) {
+        value += ", " + sql_string_literal(part);
+      }
+      value += ")";
+    }
+    const std::string interval =
+        sql_string_literal(interval_text(read.amount, read.unit)) + "::pg_catalog.interval";
+    value = "(" + value + ")::pg_catalog.timestamptz";
+    if (!branches.empty()) branches += " UNION ALL ";
+    branches += "SELECT seg_t0." + dialect.quote_identifier(key.name) + " AS member, v.t FROM " +
+                from + " CROSS JOIN LATERAL (VALUES (" + value + " OPERATOR(pg_catalog.-) " +
+                interval + "), (" + value + "), (" + value + " OPERATOR(pg_catalog.+) " + interval +
+                ")) AS v (t) WHERE v.t OPERATOR(pg_catalog.>) pg_catalog.now()";
+    if (!keys_expr.empty()) {
+      branches +=
+          " AND seg_t0." + dialect.quote_identifier(key.name) + " = ANY (" + keys_expr + ")";
+    }
+  }
+  return "SELECT d.member, pg_catalog.min(d.t) AS due_at FROM (" + branches +
+         ") AS d GROUP BY d.member";
+}
+
+}  // namespace pgseg

@@ -66,3 +66,16 @@ std::string reverse_key_sql(const RelationshipPath& path, const std::string& obj
                             const Column& key, const SqlDialect& dialect);
 
 }  // namespace pgseg
+
+namespace pgseg {
+
+// SQL giving, for object rows, the earliest time after now() at which a relative-time condition
+// of the filter may change its answer (a lower bound: a condition on x changes only when now()
+// passes x - n, x or x + n for one of the values x it reads), as rows (member, due_at).
+// keys_expr, when not empty, restricts it to the object rows whose key = ANY (keys_expr). Empty
+// when the filter has no relative-time condition.
+std::string due_times_sql(const Node& root, const BoundFilter& bound, const std::string& object_sql,
+                          const Column& key, const std::string& keys_expr,
+                          const SqlDialect& dialect);
+
+}  // namespace pgseg

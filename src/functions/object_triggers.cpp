@@ -110,6 +110,19 @@ PGSEG_FUNCTION(pgseg_related_truncate_trigger) {
   return PointerGetDatum(nullptr);
 }
 
+// _related_recheck(object, segment, keys): a realtime segment over related rows recomputed for
+// rows whose recheck time has come.
+PGSEG_FUNCTION(pgseg_related_recheck) {
+  Datum keys = pg_guard([&] { return PointerGetDatum(PG_GETARG_ARRAYTYPE_P(2)); });
+  return Int64GetDatum(pgseg::pg::related_recheck(PG_GETARG_OID(0), PG_GETARG_INT64(1), keys));
+}
+
+// _related_due_all(object, segment): every row's recheck time for a realtime segment over
+// related rows with relative time.
+PGSEG_FUNCTION(pgseg_related_due_all) {
+  return Int64GetDatum(pgseg::pg::related_due_all(PG_GETARG_OID(0), PG_GETARG_INT64(1)));
+}
+
 // _merge_rechecks(object, segment): a segment's recheck times merged into the object's.
 PGSEG_FUNCTION(pgseg_merge_rechecks) {
   return Int64GetDatum(pgseg::pg::merge_rechecks(PG_GETARG_OID(0), PG_GETARG_INT64(1)));

@@ -21,6 +21,9 @@ namespace {
 // The statement that recomputes one segment for some keys, prepared on first use.
 struct SegmentPlans {
   SPIPlanPtr diff = nullptr;
+  bool timed = false;               // relative time: recheck times are kept for its rows
+  SPIPlanPtr due_delete = nullptr;  // forgets the recheck times of some keys
+  SPIPlanPtr due_insert = nullptr;  // records them again
 };
 
 // An object's active realtime segments that read related rows, in dependency order.
@@ -137,7 +140,9 @@ void on_transaction_end(XactEvent event, void*) {
   for (auto& object : s.retired_objects) {
     for (auto& compiled : object->compiled) retire_compiled(std::move(compiled));
     std::vector<SPIPlanPtr> plans{object->lock};
-    for (const SegmentPlans& segment : object->plans) plans.push_back(segment.diff);
+    for (const SegmentPlans& segment : object->plans) {
+      plans.insert(plans.end(), {segment.diff, segment.due_delete, segment.due_insert});
+    }
     for (SPIPlanPtr plan : plans) {
       if (plan == nullptr) continue;
       try {
@@ -221,7 +226,8 @@ ObjectRelated& object_related(Oid relid) {
   }
   auto object = std::make_unique<ObjectRelated>();
   for (const auto& row :
-       catalog_rows("SELECT s.id, s.filter::pg_catalog.text FROM segments.segment s "
+       catalog_rows("SELECT s.id, s.filter::pg_catalog.text, segments._is_time_relative(s.filter) "
+                    "  FROM segments.segment s "
                     " WHERE s.object OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
                     "   AND s.kind OPERATOR(pg_catalog.=) 'realtime' AND s.active "
                     "   AND s.filter IS NOT NULL AND segments._is_related(s.filter, s.object) "
@@ -241,8 +247,10 @@ ObjectRelated& object_related(Oid relid) {
       continue;
     }
     object->segments.push_back(std::stoll(row[0]));
+    SegmentPlans plans;
+    plans.timed = !compiled->program->time_bounds().empty() || row[2] == "t";
     object->compiled.push_back(std::move(compiled));
-    object->plans.emplace_back();
+    object->plans.push_back(plans);
   }
   return *s.objects.emplace(relid, std::move(object)).first->second;
 }
@@ -278,7 +286,15 @@ std::unique_ptr<RowTest> row_test(Oid object, std::int64_t segment, const std::s
     }
     conditions.push_back(binding.aggregate->condition.get());
   }
-  if (every_row || table == nullptr || conditions.empty()) {
+  // A condition with relative time can become true later with no write (an order placed in the
+  // future enters WITHIN NEXT ...): rows that fail it now still need their recheck times.
+  bool timed = false;
+  for (const Node* condition : conditions) {
+    for_each_predicate(*condition, [&](const Node& predicate) {
+      timed = timed || predicate.kind == NodeKind::kRelTime;
+    });
+  }
+  if (every_row || timed || table == nullptr || conditions.empty()) {
     test->release();
     return nullptr;
   }
@@ -573,6 +589,50 @@ SPIPlanPtr prepare_diff(const ObjectInfo& info, CompiledFilter& compiled, std::i
       "FROM added) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM removed)");
 }
 
+// The object's key column in a compiled filter's schema.
+const Column* key_column(const ObjectInfo& info, const CompiledFilter& compiled) {
+  for (const std::string& name : compiled.schema->column_names()) {
+    const Column* column = compiled.schema->find_column(name);
+    if (column != nullptr && column->index == info.key_attnum) return column;
+  }
+  return nullptr;
+}
+
+// The statement recording the recheck times of the segment at index for some keys (keys_expr;
+// empty: every row), after those keys' old times are deleted.
+std::string due_insert_sql(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
+                           const std::string& keys_expr) {
+  const CompiledFilter& compiled = *object.compiled[index];
+  const Column* key = key_column(info, compiled);
+  if (key == nullptr) return {};
+  return "INSERT INTO segments.related_rechecks AS r (segment_id, member, due_at) SELECT " +
+         std::to_string(object.segments[index]) + ", d.member::pg_catalog.text, d.due_at FROM (" +
+         due_times_sql(*compiled.ast, *compiled.bound, info.object_sql, *key, keys_expr,
+                       PgDialect()) +
+         ") AS d ON CONFLICT (segment_id, member) DO UPDATE SET due_at = EXCLUDED.due_at";
+}
+
+// Records when the answers of some keys may next change as time passes, for a segment with
+// relative time (segments.refresh_due() rechecks them then). Inside an SPI connection.
+void update_due(const ObjectInfo& info, ObjectRelated& object, std::size_t index, Datum* keys) {
+  SegmentPlans& plans = object.plans[index];
+  if (!plans.timed) return;
+  if (plans.due_insert == nullptr) {
+    const std::string insert = due_insert_sql(info, object, index, keys_parameter(info));
+    if (insert.empty()) return;
+    plans.due_delete = prepare_kept(
+        "DELETE FROM segments.related_rechecks r WHERE r.segment_id OPERATOR(pg_catalog.=) " +
+        std::to_string(object.segments[index]) + " AND r.member OPERATOR(pg_catalog.=) ANY ($1)");
+    plans.due_insert = prepare_kept(insert);
+  }
+  pg_guard([&] {
+    if (SPI_execute_plan(plans.due_delete, keys, nullptr, false, 0) != SPI_OK_DELETE ||
+        SPI_execute_plan(plans.due_insert, keys, nullptr, false, 0) != SPI_OK_INSERT) {
+      elog(ERROR, "pg_segments: recording recheck times failed");
+    }
+  });
+}
+
 // Recomputes the segment at position index of object for keys. Inside an SPI connection.
 void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index, Datum* keys) {
   const std::int64_t segment = object.segments[index];
@@ -597,6 +657,7 @@ void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
       }
     }
   });
+  update_due(info, object, index, keys);
 }
 
 }  // namespace
@@ -686,6 +747,56 @@ void related_flush_all() {
     if (!item.second.empty()) objects.push_back(item.first);
   }
   for (Oid object : objects) related_flush(object);
+}
+
+std::int64_t related_recheck(Oid relid, std::int64_t segment, Datum keys) {
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return 0;
+  ObjectRelated& object = object_related(relid);
+  const auto found = std::find(object.segments.begin(), object.segments.end(), segment);
+  if (found == object.segments.end()) return 0;  // gone or inactive: nothing to keep true
+  const auto index = static_cast<std::size_t>(found - object.segments.begin());
+  const int count = pg_guard([&] {
+    return ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(keys)), ARR_DIMS(DatumGetArrayTypeP(keys)));
+  });
+  as_role(info.writer, [&] {
+    pg_guard([] {
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+    });
+    Datum array = keys;
+    lock_keys(info, object_related(relid), &array);
+    recompute(info, object_related(relid), index, &array);
+    pg_guard([] { SPI_finish(); });
+    return 0;
+  });
+  return count;
+}
+
+std::int64_t related_due_all(Oid relid, std::int64_t segment) {
+  const ObjectInfo& info = object_info(relid);
+  if (!info.registered) return 0;
+  ObjectRelated& object = object_related(relid);
+  const auto found = std::find(object.segments.begin(), object.segments.end(), segment);
+  if (found == object.segments.end()) return 0;
+  const auto index = static_cast<std::size_t>(found - object.segments.begin());
+  if (!object.plans[index].timed) return 0;
+  const std::string insert = due_insert_sql(info, object, index, "");
+  if (insert.empty()) return 0;
+  const std::string remove =
+      "DELETE FROM segments.related_rechecks r WHERE r.segment_id OPERATOR(pg_catalog.=) " +
+      std::to_string(segment);
+  return as_role(info.writer, [&] {
+    return pg_guard([&] {
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      if (SPI_execute(remove.c_str(), false, 0) != SPI_OK_DELETE ||
+          SPI_execute(insert.c_str(), false, 0) != SPI_OK_INSERT) {
+        elog(ERROR, "pg_segments: recording recheck times failed");
+      }
+      auto rows = static_cast<std::int64_t>(SPI_processed);
+      SPI_finish();
+      return rows;
+    });
+  });
 }
 
 void related_truncated(Oid relid) {

@@ -6,6 +6,8 @@
 
 #include "pg/postgres.hpp"
 
+#include <cstdint>
+
 namespace pgseg::pg {
 
 // The object's row with this key was inserted or updated: marks the key when the object has
@@ -22,6 +24,14 @@ void related_flush_all();
 
 // TRUNCATE of a related table: the realtime segments reading it are recomputed whole.
 void related_truncated(Oid relid);
+
+// Recomputes one realtime segment over related rows for some keys (text[]): what
+// segments.refresh_due() does for rows whose recheck time has come. Returns the keys' count.
+std::int64_t related_recheck(Oid relid, std::int64_t segment, Datum keys);
+
+// Records the recheck times of every row for one realtime segment over related rows with
+// relative time (after it is created, activated or its filter changes). Returns the rows.
+std::int64_t related_due_all(Oid relid, std::int64_t segment);
 
 // Registers invalidation and transaction callbacks; called once from _PG_init.
 void register_related_callbacks();

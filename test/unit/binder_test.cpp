@@ -276,6 +276,29 @@ TEST(Relationships, ReverseLookupsFindTheObjectRowsThatReachAChangedRow) {
             "SELECT seg_t0.\"id\" FROM public.customers AS seg_t0 WHERE (seg_t0.\"id\") = ($1)");
 }
 
+TEST(Relationships, DueTimesFollowEveryRelativeTimeCondition) {
+  Graph g;
+  const Column& key = *g.customers.find_column("id");
+  NodePtr none = parse_filter("orders.count(status = 'paid') >= 3");
+  BoundFilter none_bound = bind_filter(*none, g.customers);
+  EXPECT_EQ(due_times_sql(*none, none_bound, "public.customers", key, "", QuoteAlways()), "");
+  g.orders.add("placed_at", TypeCategory::kTimestampTz, "timestamp with time zone");
+  NodePtr node = parse_filter("orders.count(placed_at WITHIN LAST 30 DAYS) >= 3");
+  BoundFilter bound = bind_filter(*node, g.customers);
+  const std::string sql = due_times_sql(*node, bound, "public.customers", key, "$1", QuoteAlways());
+  EXPECT_NE(sql.find("JOIN public.orders AS seg_t1 ON seg_t1.\"customer_id\" "
+                     "OPERATOR(pg_catalog.=) seg_t0.\"id\""),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(
+      sql.find("(VALUES ((seg_t1.\"placed_at\")::pg_catalog.timestamptz OPERATOR(pg_catalog.-) "
+               "'30 days'::pg_catalog.interval)"),
+      std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("seg_t0.\"id\" = ANY ($1)"), std::string::npos) << sql;
+  EXPECT_EQ(sql.rfind("SELECT d.member, pg_catalog.min(d.t) AS due_at FROM (", 0), 0u) << sql;
+}
+
 TEST(Relationships, MisusesAreClearErrors) {
   Graph g;
   EXPECT_STREQ(g.error("orders.status = 'paid'").sqlstate(), "42804");
