@@ -44,15 +44,7 @@ std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
 }
 
 Datum text_array_datum(const std::vector<std::string>& items) {
-  return pg_guard([&] {
-    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      elements[i] = PointerGetDatum(
-          cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
-    }
-    return PointerGetDatum(construct_array(elements, static_cast<int>(items.size()), TEXTOID, -1,
-                                           false, TYPALIGN_INT));
-  });
+  return pgseg::pg::text_array(items);
 }
 
 }  // namespace

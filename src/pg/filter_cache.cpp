@@ -7,6 +7,7 @@
 #include "core/parser.hpp"
 #include "core/sql_compiler.hpp"
 #include "pg/boundary.hpp"
+#include "pg/spi.hpp"
 
 namespace pgseg::pg {
 
@@ -67,16 +68,7 @@ void on_relcache_invalidation(Datum, Oid relid) {
 }
 
 void on_transaction_end(XactEvent event, void*) {
-  switch (event) {
-    case XACT_EVENT_COMMIT:
-    case XACT_EVENT_ABORT:
-    case XACT_EVENT_PARALLEL_COMMIT:
-    case XACT_EVENT_PARALLEL_ABORT:
-    case XACT_EVENT_PREPARE:
-      break;
-    default:
-      return;
-  }
+  if (!ends_transaction(event)) return;
   Cache& c = cache();
   for (CompiledFilter* entry : c.retired) destroy(entry);
   c.retired.clear();

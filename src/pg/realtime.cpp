@@ -407,18 +407,6 @@ struct RowBatch {
   Datum* rows;  // composite datums
 };
 
-Datum text_array(const std::vector<std::string>& items) {
-  return pg_guard([&] {
-    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      elements[i] = PointerGetDatum(
-          cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
-    }
-    return PointerGetDatum(construct_array(elements, static_cast<int>(items.size()), TEXTOID, -1,
-                                           false, TYPALIGN_INT));
-  });
-}
-
 // Evaluates a composite row datum (the object's row type) against the object's segments.
 template <typename Visit>
 void with_row(Datum row, TupleDesc desc, ObjectSegments& object, Visit&& visit) {

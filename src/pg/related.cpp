@@ -125,16 +125,7 @@ void free_plans(TableRelated& table) {
 }
 
 void on_transaction_end(XactEvent event, void*) {
-  switch (event) {
-    case XACT_EVENT_COMMIT:
-    case XACT_EVENT_ABORT:
-    case XACT_EVENT_PARALLEL_COMMIT:
-    case XACT_EVENT_PARALLEL_ABORT:
-    case XACT_EVENT_PREPARE:
-      break;
-    default:
-      return;
-  }
+  if (!ends_transaction(event)) return;
   State& s = state();
   s.marks.clear();
   for (auto& object : s.retired_objects) {
@@ -213,17 +204,25 @@ std::vector<std::vector<std::string>> catalog_rows(const char* query, Oid argume
   return rows;
 }
 
-ObjectRelated& object_related(Oid relid) {
-  State& s = state();
-  auto found = s.objects.find(relid);
-  if (found != s.objects.end() && !found->second->stale) return *found->second;
+// The entry of relid in map, after pending invalidations; a stale one is retired (freed at the
+// end of the transaction: a caller up the stack may still use it) and load() builds a new one.
+template <typename Entry, typename Load>
+Entry& cached(std::unordered_map<Oid, std::unique_ptr<Entry>>& map,
+              std::vector<std::unique_ptr<Entry>>& retired, Oid relid, Load&& load) {
+  auto found = map.find(relid);
+  if (found != map.end() && !found->second->stale) return *found->second;
   pg_guard([] { AcceptInvalidationMessages(); });
-  found = s.objects.find(relid);
-  if (found != s.objects.end() && !found->second->stale) return *found->second;
-  if (found != s.objects.end()) {
-    s.retired_objects.push_back(std::move(found->second));
-    s.objects.erase(found);
+  found = map.find(relid);
+  if (found != map.end() && !found->second->stale) return *found->second;
+  if (found != map.end()) {
+    retired.push_back(std::move(found->second));
+    map.erase(found);
   }
+  std::unique_ptr<Entry> entry = load();
+  return *map.emplace(relid, std::move(entry)).first->second;
+}
+
+std::unique_ptr<ObjectRelated> load_object_related(Oid relid) {
   auto object = std::make_unique<ObjectRelated>();
   for (const auto& row :
        catalog_rows("SELECT s.id, s.filter::pg_catalog.text, segments._is_time_relative(s.filter) "
@@ -252,7 +251,12 @@ ObjectRelated& object_related(Oid relid) {
     object->compiled.push_back(std::move(compiled));
     object->plans.push_back(plans);
   }
-  return *s.objects.emplace(relid, std::move(object)).first->second;
+  return object;
+}
+
+ObjectRelated& object_related(Oid relid) {
+  State& s = state();
+  return cached(s.objects, s.retired_objects, relid, [&] { return load_object_related(relid); });
 }
 
 // The row test of a segment over the table relid, or nullptr when some aggregate over the
@@ -310,17 +314,7 @@ std::unique_ptr<RowTest> row_test(Oid object, std::int64_t segment, const std::s
   return test;
 }
 
-TableRelated& table_related(Oid relid) {
-  State& s = state();
-  auto found = s.tables.find(relid);
-  if (found != s.tables.end() && !found->second->stale) return *found->second;
-  pg_guard([] { AcceptInvalidationMessages(); });
-  found = s.tables.find(relid);
-  if (found != s.tables.end() && !found->second->stale) return *found->second;
-  if (found != s.tables.end()) {
-    s.retired_tables.push_back(std::move(found->second));
-    s.tables.erase(found);
-  }
+std::unique_ptr<TableRelated> load_table_related(Oid relid) {
   auto table = std::make_unique<TableRelated>();
   for (const auto& row :
        catalog_rows("SELECT r.object::pg_catalog.oid FROM segments.related_source r "
@@ -398,7 +392,12 @@ TableRelated& table_related(Oid relid) {
       }
     }
   }
-  return *s.tables.emplace(relid, std::move(table)).first->second;
+  return table;
+}
+
+TableRelated& table_related(Oid relid) {
+  State& s = state();
+  return cached(s.tables, s.retired_tables, relid, [&] { return load_table_related(relid); });
 }
 
 std::string key_text(Oid type, Datum key) {
@@ -677,19 +676,6 @@ namespace {
 void sort_unique(std::vector<std::string>& keys) {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-}
-
-// A text[] of keys, in the current memory context.
-Datum text_array(const std::vector<std::string>& keys) {
-  return pg_guard([&] {
-    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys.size() + 1)));
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      elements[i] = PointerGetDatum(
-          cstring_to_text_with_len(keys[i].data(), static_cast<int>(keys[i].size())));
-    }
-    return PointerGetDatum(
-        construct_array(elements, static_cast<int>(keys.size()), TEXTOID, -1, false, TYPALIGN_INT));
-  });
 }
 
 }  // namespace

@@ -109,4 +109,16 @@ Oid relation_owner(Oid relid) {
   });
 }
 
+Datum text_array(const std::vector<std::string>& items) {
+  return pg_guard([&] {
+    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      elements[i] = PointerGetDatum(
+          cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
+    }
+    return PointerGetDatum(construct_array(elements, static_cast<int>(items.size()), TEXTOID, -1,
+                                           false, TYPALIGN_INT));
+  });
+}
+
 }  // namespace pgseg::pg

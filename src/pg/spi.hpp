@@ -54,6 +54,23 @@ auto as_role(Oid role, Body&& body, bool pin_search_path = true) -> decltype(bod
   }
 }
 
+// A text[] of items, in the current memory context.
+Datum text_array(const std::vector<std::string>& items);
+
+// Whether a transaction callback event ends the (top-level) transaction.
+inline bool ends_transaction(XactEvent event) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Owner of a relation.
 Oid relation_owner(Oid relid);
 
