@@ -84,18 +84,9 @@ void on_relcache_invalidation(Datum, Oid relid) {
 }
 
 void on_transaction_end(XactEvent event, void*) {
-  switch (event) {
-    case XACT_EVENT_COMMIT:
-    case XACT_EVENT_ABORT:
-    case XACT_EVENT_PARALLEL_COMMIT:
-    case XACT_EVENT_PARALLEL_ABORT:
-    case XACT_EVENT_PREPARE:
-      state().pending.clear();
-      state().pending_memory = nullptr;  // freed with TopTransactionContext
-      return;
-    default:
-      return;
-  }
+  if (!ends_transaction(event)) return;
+  state().pending.clear();
+  state().pending_memory = nullptr;  // freed with TopTransactionContext
 }
 
 template <typename Item>
