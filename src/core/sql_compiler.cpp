@@ -324,6 +324,15 @@ class SqlCompiler {
     std::string value = binding.aggregate != nullptr
                             ? aggregate_sql(binding, inner + 1)
                             : operand_sql(binding, column_ref(*binding.column, inner));
+    if (binding.aggregate != nullptr && steps == 0 && depth_ == 0 &&
+        options_.shared_aggregates != nullptr) {
+      // Computed once per row for every filter compiled with the same list.
+      auto& shared = *options_.shared_aggregates;
+      auto found = std::find(shared.begin(), shared.end(), value);
+      const std::size_t index = static_cast<std::size_t>(found - shared.begin());
+      if (found == shared.end()) shared.push_back(value);
+      value = "seg_a.a" + std::to_string(index + 1);
+    }
     // Each step reads the one row referenced, NULL when there is none (as a LEFT JOIN would).
     auto walk = [&](std::string sql) {
       for (std::size_t i = steps; i > 0; --i) {

@@ -24,6 +24,11 @@ struct SqlOptions {
   // When set, the object's columns are written as parameters $1, $2, ... instead, one per
   // distinct column, appended here in parameter order (for evaluating one condition by SQL).
   std::vector<const Column*>* parameters = nullptr;
+  // When set, each aggregate over the object's own related rows (orders.count(...)) is written
+  // as seg_a.aN, N its position in this list of their SQL (appended to, shared between filters
+  // compiled with the same list), for a statement that computes them once per row in a LATERAL
+  // subquery aliased seg_a.
+  std::vector<std::string>* shared_aggregates = nullptr;
 };
 
 // SQL that is TRUE exactly when the filter is TRUE for a row, NULL when it is unknown. It reads

@@ -33,6 +33,7 @@ struct ObjectRelated {
   std::vector<std::unique_ptr<CompiledFilter>> compiled;  // parallel to segments
   std::vector<SegmentPlans> plans;                        // parallel to segments
   SPIPlanPtr lock = nullptr;  // locks the object rows of some keys, prepared on first use
+  SPIPlanPtr all = nullptr;   // recomputes every segment for some keys, prepared on first use
 };
 
 // From a changed row of a related table to the keys of one object's rows.
@@ -130,7 +131,7 @@ void on_transaction_end(XactEvent event, void*) {
   s.marks.clear();
   for (auto& object : s.retired_objects) {
     for (auto& compiled : object->compiled) retire_compiled(std::move(compiled));
-    std::vector<SPIPlanPtr> plans{object->lock};
+    std::vector<SPIPlanPtr> plans{object->lock, object->all};
     for (const SegmentPlans& segment : object->plans) {
       plans.insert(plans.end(), {segment.diff, segment.due_delete, segment.due_insert});
     }
@@ -632,6 +633,75 @@ void update_due(const ObjectInfo& info, ObjectRelated& object, std::size_t index
   });
 }
 
+// The statement that writes, for some keys, the difference between every segment's truth and
+// its stored membership, with the change feed, in one pass: aggregates that several segments
+// read (orders.count(status = 'paid') >= 3 and >= 5) are computed once per row. Notifies
+// segments_changes once per segment that changed.
+SPIPlanPtr prepare_all(const ObjectInfo& info, ObjectRelated& object) {
+  const std::string keys = keys_parameter(info);
+  const std::string& key = info.key_column_sql;
+  const std::string& equals = info.key_equals;
+  std::vector<std::string> shared;
+  std::string values;
+  std::string ids;
+  for (std::size_t i = 0; i < object.segments.size(); ++i) {
+    SqlOptions options;
+    options.shared_aggregates = &shared;
+    const CompiledFilter& compiled = *object.compiled[i];
+    const std::string filter = compile_sql(*compiled.ast, *compiled.bound, PgDialect(), options);
+    const std::string id = std::to_string(object.segments[i]);
+    values += std::string(i > 0 ? ", " : "") + "(" + id + "::pg_catalog.int8, (" + filter + "))";
+    ids += std::string(i > 0 ? "," : "") + id;
+  }
+  std::string aggregates;
+  for (std::size_t i = 0; i < shared.size(); ++i) {
+    aggregates += std::string(i > 0 ? ", " : "") + shared[i] + " AS a" + std::to_string(i + 1);
+  }
+  const std::string membership = info.membership_sql;
+  return prepare_kept(
+      "WITH seg_k AS (SELECT DISTINCT x AS seg_key FROM pg_catalog.unnest(" + keys +
+      ") AS x), truth AS (SELECT s.id AS segment_id, o." + key + " AS member FROM " +
+      info.object_sql + " AS o JOIN seg_k ON o." + key + " " + equals + " seg_k.seg_key" +
+      // OFFSET 0 keeps the subquery whole: flattened, each aggregate would run once per use.
+      (shared.empty() ? std::string()
+                      : " CROSS JOIN LATERAL (SELECT " + aggregates + " OFFSET 0) AS seg_a") +
+      " CROSS JOIN LATERAL (VALUES " + values +
+      // Held rows found through the member index, key by key (LATERAL: never a scan of every
+      // membership of the segments).
+      ") AS s (id, m) WHERE s.m), held AS (SELECT m.segment_id, m.member FROM seg_k CROSS JOIN "
+      "LATERAL (SELECT m.segment_id, m.member FROM " +
+      membership + " AS m WHERE m.member " + equals +
+      " seg_k.seg_key AND m.segment_id OPERATOR(pg_catalog.=) ANY ('{" + ids +
+      "}'::pg_catalog.int8[]) OFFSET 0) AS m), removed AS (DELETE FROM " + membership +
+      " AS m USING held h WHERE m.segment_id OPERATOR(pg_catalog.=) h.segment_id AND m.member " +
+      equals +
+      " h.member AND NOT EXISTS (SELECT FROM truth t WHERE t.segment_id OPERATOR(pg_catalog.=) "
+      "h.segment_id AND t.member " +
+      equals + " h.member) RETURNING m.segment_id, m.member), added AS (INSERT INTO " + membership +
+      " (segment_id, member) SELECT t.segment_id, t.member FROM truth t WHERE NOT EXISTS (SELECT "
+      "FROM held h WHERE h.segment_id OPERATOR(pg_catalog.=) t.segment_id AND h.member " +
+      equals +
+      " t.member) ON CONFLICT DO NOTHING RETURNING segment_id, member), feed AS (INSERT INTO "
+      "segments.changes (segment_id, member, change) SELECT r.segment_id, "
+      "r.member::pg_catalog.text, 'exited' FROM removed r UNION ALL SELECT a.segment_id, "
+      "a.member::pg_catalog.text, 'entered' FROM added a) "
+      "SELECT pg_catalog.pg_notify('segments_changes', c.segment_id::pg_catalog.text) FROM "
+      "(SELECT DISTINCT segment_id FROM (SELECT segment_id FROM removed UNION ALL SELECT "
+      "segment_id FROM added) AS changed) AS c");
+}
+
+// Recomputes every segment of object for keys, then their recheck times. Inside an SPI
+// connection.
+void recompute_all(const ObjectInfo& info, ObjectRelated& object, Datum* keys) {
+  if (object.all == nullptr) object.all = prepare_all(info, object);
+  pg_guard([&] {
+    if (SPI_execute_plan(object.all, keys, nullptr, false, 0) != SPI_OK_SELECT) {
+      elog(ERROR, "pg_segments: a related recompute failed");
+    }
+  });
+  for (std::size_t i = 0; i < object.segments.size(); ++i) update_due(info, object, i, keys);
+}
+
 // Recomputes the segment at position index of object for keys. Inside an SPI connection.
 void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index, Datum* keys) {
   const std::int64_t segment = object.segments[index];
@@ -689,8 +759,7 @@ void related_flush(Oid relid) {
   const ObjectInfo& info = object_info(relid);
   if (!info.registered) return;
   if (object_related(relid).segments.empty()) return;
-  sort_unique(marks.all);
-  std::vector<std::string> every = marks.all;  // every key marked, for the row locks
+  std::vector<std::string> every = marks.all;  // every key marked, for any segment
   for (auto& item : marks.by_segment) {
     every.insert(every.end(), item.second.begin(), item.second.end());
   }
@@ -701,27 +770,11 @@ void related_flush(Oid relid) {
     pg_guard([] {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
     });
-    Datum locked = text_array(every);
-    lock_keys(info, object_related(relid), &locked);
-    Datum all = marks.by_segment.empty() ? locked : text_array(marks.all);
-    // A nested flush (membership changes of one segment that others read) may reload the
-    // object's segments: the current set is looked up again for each position.
-    const std::size_t count = object_related(relid).segments.size();
-    for (std::size_t i = 0; i < count; ++i) {
-      ObjectRelated& object = object_related(relid);
-      if (i >= object.segments.size()) break;
-      auto own = marks.by_segment.find(object.segments[i]);
-      if (own == marks.by_segment.end() || own->second.empty()) {
-        if (marks.all.empty()) continue;
-        recompute(info, object, i, &all);
-        continue;
-      }
-      std::vector<std::string> keys = marks.all;
-      keys.insert(keys.end(), own->second.begin(), own->second.end());
-      sort_unique(keys);
-      Datum array = text_array(keys);
-      recompute(info, object, i, &array);
-    }
+    Datum keys = text_array(every);
+    lock_keys(info, object_related(relid), &keys);
+    // Every segment for every marked key, in one statement (a segment not marked for a key
+    // gets its own answer again: correct, and cheaper than one statement per segment).
+    recompute_all(info, object_related(relid), &keys);
     pg_guard([] { SPI_finish(); });
     return 0;
   });
