@@ -2694,8 +2694,8 @@ GRANT EXECUTE ON FUNCTION
 
 -- Reading definitions and membership.
 GRANT SELECT ON segments.segment, segments.object, segments.changes, segments.history,
-                segments.event_source, segments.event_marks,
-                segments.segment_summary TO segments_reader;
+                segments.event_source, segments.event_marks, segments.related_source,
+                segments.related_rechecks, segments.segment_summary TO segments_reader;
 GRANT EXECUTE ON FUNCTION
   segments._resolve(text), segments._resolve(bigint), segments._membership(bigint),
   segments._key_equals(regtype), segments._note_use(bigint), segments._count(bigint),
