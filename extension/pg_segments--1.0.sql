@@ -307,13 +307,10 @@ CREATE FUNCTION segments._related_due_all(object regclass, segment bigint)
 CREATE FUNCTION segments._filter_nested_segments(filter segments.segment_filter, object regclass)
   RETURNS boolean AS 'MODULE_PATHNAME', 'pgseg_filter_nested_segments' LANGUAGE C STABLE STRICT;
 
--- Whether a filter reads other rows than the object's own: related tables or IN SEGMENT.
+-- Whether a filter reads other rows than the object's own: related tables or IN SEGMENT (NULL
+-- when it no longer binds to the object).
 CREATE FUNCTION segments._is_related(filter segments.segment_filter, object regclass)
-RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT segments._filter_related_reads($1, $2) <> '{}'::jsonb
-         OR cardinality(segments._filter_segments($1)) > 0
-$$;
+  RETURNS boolean AS 'MODULE_PATHNAME', 'pgseg_is_related' LANGUAGE C STABLE STRICT;
 
 -------------------------------------------------------------------------------
 -- Internal helpers in PL/pgSQL (search_path pinned, every name qualified)
@@ -539,7 +536,8 @@ $$;
 CREATE FUNCTION segments._apply_refresh(segment bigint, object regclass,
                                         filter segments.segment_filter, owner regrole,
                                         OUT added bigint, OUT removed bigint, OUT total bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET enable_hashjoin = off AS $$
 DECLARE
   entry segments.object;
   equals text;
@@ -558,7 +556,6 @@ BEGIN
   IF pg_size_bytes(caller_work_mem) < 64 * 1024 * 1024 THEN
     PERFORM set_config('work_mem', '64MB', true);
   END IF;
-  PERFORM set_config('enable_hashjoin', 'off', true);
   counts := segments._execute_as(0::oid::regrole, format($sql$
     WITH target AS (SELECT o.%1$I AS member FROM %2$s AS o WHERE %3$s),
          held AS (SELECT m.member FROM %4$s AS m WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s),
@@ -582,7 +579,6 @@ BEGIN
     $sql$, entry.key_column, object, segments.to_sql(filter, object), entry.membership,
     segment, equals));
   PERFORM set_config('work_mem', caller_work_mem, true);
-  PERFORM set_config('enable_hashjoin', 'on', true);
   added := counts[1];
   removed := counts[2];
   -- The count in the statement saw the membership before the statement's own writes.
@@ -707,6 +703,11 @@ BEGIN
      WHERE r.object = _sync_related.object AND r.related <> ALL (wanted)
     RETURNING r.related
   LOOP
+    -- Locked first, so that no other object starts reading the table between the check and
+    -- the trigger drop.
+    IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = rel) THEN
+      EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', rel);
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM segments.related_source r WHERE r.related = rel)
        AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = rel) THEN
       EXECUTE format('DROP TRIGGER IF EXISTS _segments_related_row ON %s', rel);
@@ -836,7 +837,7 @@ CREATE FUNCTION segments._segment_level(filter segments.segment_filter) RETURNS 
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   WITH RECURSIVE walk(name, depth) AS (
     SELECT n, 1 FROM unnest(segments._filter_segments($1)) AS n
-    UNION ALL
+    UNION
     SELECT n, w.depth + 1
       FROM walk w
       JOIN segments.segment s ON s.system_name = w.name AND s.filter IS NOT NULL
@@ -875,6 +876,13 @@ BEGIN
       SELECT r.key::oid::regclass, r.value
         FROM jsonb_each(segments._filter_related_reads(filter, object)) AS r
     LOOP
+      IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = related AND c.relrowsecurity)
+         AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = role AND (r.rolsuper OR r.rolbypassrls))
+         AND NOT pg_has_role(role, (SELECT c.relowner FROM pg_class c WHERE c.oid = related), 'USAGE') THEN
+        RAISE EXCEPTION 'table % has row-level security that applies to role %', related, role
+          USING ERRCODE = 'feature_not_supported',
+                HINT = 'Segments read every related row; define them as the table owner or a role with BYPASSRLS.';
+      END IF;
       CONTINUE WHEN has_table_privilege(role, related, 'SELECT');
       SELECT string_agg(format('%I', c), ', ') INTO missing
         FROM jsonb_array_elements_text(related_columns) AS c

@@ -154,6 +154,33 @@ SELECT pg_sleep(2.5);
 SELECT segment, action FROM segments.refresh_due() WHERE segment = 'recent';
 SELECT segments.is_member('recent', 9) AS recent_9_later, rr_check();
 
+-- Extreme times in related rows never make a write fail.
+INSERT INTO rr_orders (id, customer_id, status, amount, placed_at)
+VALUES (401, 10, 'paid', 1, 'infinity'), (402, 11, 'paid', 1, '-infinity'),
+       (403, 10, 'paid', 1, '290000-01-01'), (404, 11, 'paid', 1, '4000-01-01 BC');
+SELECT rr_check();
+
+-- A foreign key of the object to itself: referred customers follow their referrer.
+ALTER TABLE rr_customers ADD COLUMN referrer bigint REFERENCES rr_customers;
+UPDATE rr_customers SET referrer = 3 WHERE id IN (1, 2);
+SELECT segments.create_segment('Referred by gold', 'rr_customers', 'rr_customers.tier = ''gold''',
+                               system_name => 'referred-by-gold') > 0;
+SELECT rr_members('referred-by-gold') AS referred_by_gold;
+UPDATE rr_customers SET tier = 'silver' WHERE id = 3;
+SELECT rr_members('referred-by-gold') AS referred_by_gold, rr_check();
+UPDATE rr_customers SET tier = 'gold' WHERE id = 3;
+SELECT rr_members('referred-by-gold') AS referred_by_gold, rr_check();
+SELECT segments.drop_segment('referred-by-gold');
+
+-- DDL that breaks a related filter: writes go on (the segment is left alone until its filter
+-- is changed or the column comes back).
+ALTER TABLE rr_orders RENAME COLUMN status TO state;
+INSERT INTO rr_orders (id, customer_id, state, amount) VALUES (500, 1, 'paid', 1);
+UPDATE rr_orgs SET industry = 'retail' WHERE id = 3;
+ALTER TABLE rr_orders RENAME COLUMN state TO status;
+INSERT INTO rr_orders (id, customer_id, status, amount) VALUES (501, 1, 'paid', 1);
+SELECT rr_check();
+
 -- IN SEGMENT inside an aggregate's condition cannot be realtime (yet).
 SELECT segments.create_segment('Big orders', 'rr_orders', kind => 'static',
                                system_name => 'big-orders') > 0;

@@ -8,6 +8,12 @@
 
 namespace pgseg {
 
+// The referenced side of a relationship's i-th column pair (the foreign key compares in its
+// collation): the target's for many-to-one, the object's own for one-to-many.
+const Column& referenced_column(const Relationship& relationship, std::size_t i) {
+  return relationship.to_many ? *relationship.local_columns[i] : *relationship.target_columns[i];
+}
+
 std::string sql_string_literal(std::string_view text) {
   bool has_backslash = text.find('\\') != std::string_view::npos;
   std::string out = has_backslash ? "E'" : "'";
@@ -274,7 +280,8 @@ class SqlCompiler {
       // Compared as the foreign key compares: in the referenced column's collation.
       const Column& target = *relationship.target_columns[i];
       on += "seg_r" + n + "." + dialect_.quote_identifier(target.name) +
-            " OPERATOR(pg_catalog.=) seg_k" + n + "." + v + collate(target);
+            " OPERATOR(pg_catalog.=) seg_k" + n + "." + v +
+            collate(referenced_column(relationship, i));
     }
     return " FROM (VALUES (" + values + ")) AS seg_k" + n + " (" + names + ") JOIN " +
            relationship.sql_name + " AS seg_r" + n + " ON " + on;
@@ -403,16 +410,16 @@ std::string reverse_key_sql(const RelationshipPath& path, const std::string& obj
                             const Column& key, const SqlDialect& dialect) {
   // From the changed row inwards: the rows of each table that reference (or are referenced by)
   // the rows of the next, up to the object's keys.
-  // collations: compare in these columns' collations (the referenced ones', as the foreign key
-  // does), when given.
+  // collated: compare in the referenced columns' collations, as the foreign key does.
   auto columns = [&](const std::vector<const Column*>& list, const std::string& alias,
-                     const std::vector<const Column*>* collations) {
+                     const Relationship* collated) {
     std::string out;
     for (std::size_t i = 0; i < list.size(); ++i) {
       if (i > 0) out += ", ";
       out += alias + "." + dialect.quote_identifier(list[i]->name);
-      if (collations != nullptr && !(*collations)[i]->type.collation_sql.empty()) {
-        out += " COLLATE " + (*collations)[i]->type.collation_sql;
+      if (collated != nullptr) {
+        const std::string& collation = referenced_column(*collated, i).type.collation_sql;
+        if (!collation.empty()) out += " COLLATE " + collation;
       }
     }
     return out;
@@ -424,15 +431,13 @@ std::string reverse_key_sql(const RelationshipPath& path, const std::string& obj
     parameters += "$" + std::to_string(i + 1);
   }
   // Innermost condition: the last step's local columns equal the changed row's columns.
-  std::string condition = "(" +
-                          columns(path.back()->local_columns, "seg_t" + std::to_string(depth - 1),
-                                  &path.back()->target_columns) +
-                          ") = (" + parameters + ")";
+  std::string condition =
+      "(" + columns(path.back()->local_columns, "seg_t" + std::to_string(depth - 1), path.back()) +
+      ") = (" + parameters + ")";
   for (std::size_t i = depth - 1; i > 0; --i) {
     const std::string alias = "seg_t" + std::to_string(i);
     const Relationship& step = *path[i - 1];
-    condition = "(" +
-                columns(step.local_columns, "seg_t" + std::to_string(i - 1), &step.target_columns) +
+    condition = "(" + columns(step.local_columns, "seg_t" + std::to_string(i - 1), &step) +
                 ") IN (SELECT " + columns(step.target_columns, alias, nullptr) + " FROM " +
                 step.sql_name + " AS " + alias + " WHERE " + condition + ")";
   }
@@ -484,7 +489,7 @@ void collect_timed(const Node& node, const BoundFilter& bound, const Relationshi
 
 std::string due_times_sql(const Node& root, const BoundFilter& bound, const std::string& object_sql,
                           const Column& key, const std::string& keys_expr,
-                          const SqlDialect& dialect) {
+                          const SqlDialect& dialect, const std::string& key_equals) {
   std::vector<TimedRead> reads;
   collect_timed(root, bound, {}, reads);
   if (reads.empty()) return {};
@@ -501,7 +506,8 @@ std::string due_times_sql(const Node& root, const BoundFilter& bound, const std:
         const Column& target = *step.target_columns[c];
         on += alias + "." + dialect.quote_identifier(target.name) + " OPERATOR(pg_catalog.=) " +
               previous + "." + dialect.quote_identifier(step.local_columns[c]->name);
-        if (!target.type.collation_sql.empty()) on += " COLLATE " + target.type.collation_sql;
+        const std::string& collation = referenced_column(step, c).type.collation_sql;
+        if (!collation.empty()) on += " COLLATE " + collation;
       }
       from += " JOIN " + step.sql_name + " AS " + alias + " ON " + on;
     }
@@ -514,17 +520,66 @@ std::string due_times_sql(const Node& root, const BoundFilter& bound, const std:
       }
       value += ")";
     }
+    // The flips are at x - n, x and x + n, computed exactly with PostgreSQL's own calendar
+    // arithmetic (in the session's time zone, as the filter compares) for every value whose
+    // arithmetic cannot leave the timestamp range; for values beyond that (dates thousands of
+    // years away) at their earliest possible instant in epoch seconds, which cannot overflow:
+    // intervals at their longest when subtracted and shortest when added (days of 23 to 25
+    // hours, months of 28 to 31 days), dates and timestamps without time zone a day earlier.
+    std::int64_t shortest = 60;
+    std::int64_t longest = 60;
+    switch (read.unit) {
+      case TimeUnit::kMinute:
+        break;
+      case TimeUnit::kHour:
+        shortest = longest = 3600;
+        break;
+      case TimeUnit::kDay:
+        shortest = 82800;
+        longest = 90000;
+        break;
+      case TimeUnit::kWeek:
+        shortest = 7 * 82800;
+        longest = 7 * 90000;
+        break;
+      case TimeUnit::kMonth:
+        shortest = 28 * 82800;
+        longest = 31 * 90000;
+        break;
+    }
+    const bool zoned =
+        read.column->type.category == TypeCategory::kTimestampTz ||
+        (read.binding->aggregate == nullptr && read.binding->kind != ValueKind::kColumn);
+    const std::int64_t margin = zoned ? 0 : 86400;
+    const std::int64_t reach = read.amount * longest + margin;
     const std::string interval =
         sql_string_literal(interval_text(read.amount, read.unit)) + "::pg_catalog.interval";
-    value = "(" + value + ")::pg_catalog.timestamptz";
+    const std::string exact = "(" + value + ")::pg_catalog.timestamptz";
+    const std::string safe = "seg_e.e OPERATOR(pg_catalog.-) " + std::to_string(reach) +
+                             " OPERATOR(pg_catalog.>) -200000000000 AND seg_e.e "
+                             "OPERATOR(pg_catalog.+) " +
+                             std::to_string(reach) + " OPERATOR(pg_catalog.<) 9000000000000";
+    auto candidate = [&](const std::string& exact_value, const std::string& earliest) {
+      return "(CASE WHEN " + safe + " THEN EXTRACT(EPOCH FROM " + exact_value + ") ELSE " +
+             earliest + " END)";
+    };
     if (!branches.empty()) branches += " UNION ALL ";
-    branches += "SELECT seg_t0." + dialect.quote_identifier(key.name) + " AS member, v.t FROM " +
-                from + " CROSS JOIN LATERAL (VALUES (" + value + " OPERATOR(pg_catalog.-) " +
-                interval + "), (" + value + "), (" + value + " OPERATOR(pg_catalog.+) " + interval +
-                ")) AS v (t) WHERE v.t OPERATOR(pg_catalog.>) pg_catalog.now()";
+    branches +=
+        "SELECT seg_t0." + dialect.quote_identifier(key.name) +
+        " AS member, pg_catalog.to_timestamp(v.c::pg_catalog.float8) AS t FROM " + from +
+        " CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM " + value +
+        ") AS e) AS seg_e CROSS JOIN LATERAL (VALUES " +
+        candidate(exact + " OPERATOR(pg_catalog.-) " + interval,
+                  "seg_e.e OPERATOR(pg_catalog.-) " + std::to_string(reach)) +
+        ", " + candidate(exact, "seg_e.e OPERATOR(pg_catalog.-) " + std::to_string(margin)) + ", " +
+        candidate(
+            exact + " OPERATOR(pg_catalog.+) " + interval,
+            "seg_e.e OPERATOR(pg_catalog.+) " + std::to_string(read.amount * shortest - margin)) +
+        ") AS v (c) WHERE v.c OPERATOR(pg_catalog.>) EXTRACT(EPOCH FROM pg_catalog.now()) "
+        "AND v.c OPERATOR(pg_catalog.<) 9200000000000";
     if (!keys_expr.empty()) {
-      branches +=
-          " AND seg_t0." + dialect.quote_identifier(key.name) + " = ANY (" + keys_expr + ")";
+      branches += " AND seg_t0." + dialect.quote_identifier(key.name) + " " + key_equals +
+                  " ANY (" + keys_expr + ")";
     }
   }
   return "SELECT d.member, pg_catalog.min(d.t) AS due_at FROM (" + branches +

@@ -46,6 +46,10 @@ std::string compile_sql(const Node& root, const BoundFilter& bound, const SqlDia
 // the same whatever standard_conforming_strings is.
 std::string sql_string_literal(std::string_view text);
 
+// The referenced side of a relationship's i-th column pair: its collation is the one the
+// foreign key compares in.
+const Column& referenced_column(const Relationship& relationship, std::size_t i);
+
 // Text of the interval "n units" as PostgreSQL's interval input reads it.
 std::string interval_text(std::int64_t amount, TimeUnit unit);
 
@@ -81,6 +85,6 @@ namespace pgseg {
 // when the filter has no relative-time condition.
 std::string due_times_sql(const Node& root, const BoundFilter& bound, const std::string& object_sql,
                           const Column& key, const std::string& keys_expr,
-                          const SqlDialect& dialect);
+                          const SqlDialect& dialect, const std::string& key_equals = "=");
 
 }  // namespace pgseg

@@ -141,6 +141,16 @@ PGSEG_FUNCTION(pgseg_filter_related_reads) {
   pgseg::pg::CompiledFilter* compiled = nullptr;
   ReadColumns reads = read_columns(fcinfo, &compiled);
   pgseg::Json out = pgseg::Json::object();
+  // A foreign key of the object to itself (an employee's manager) reads other rows of the
+  // object: the object is then one of the related tables too.
+  for (const pgseg::Relationship* relationship : compiled->bound->relationships()) {
+    if (relationship->target != compiled->schema.get()) continue;
+    pgseg::Json columns = pgseg::Json::array();
+    for (const pgseg::Column* column : relationship->target_columns) {
+      columns.push(pgseg::Json::string(column->name));
+    }
+    out.set(std::to_string(compiled->relid), std::move(columns));
+  }
   for (const auto& table : reads.tables) {
     if (table.first == compiled->schema.get()) continue;
     const auto* relation = static_cast<const pgseg::pg::RelationSchema*>(table.first);
@@ -254,4 +264,20 @@ PGSEG_FUNCTION(pgseg_filter_nested_segments) {
   pgseg::pg::CompiledFilter& compiled =
       pgseg::pg::compiled_filter(PG_GETARG_OID(1), pgseg::pg::filter_text(filter));
   return BoolGetDatum(pgseg::related_reads(*compiled.ast, *compiled.bound).nested_segments);
+}
+
+// _is_related(filter, object): whether the filter reads other rows than the object row's own
+// (related tables, IN SEGMENT); NULL when it no longer binds to the object (a related table or
+// column dropped), so that such a segment is skipped rather than failing writes.
+PGSEG_FUNCTION(pgseg_is_related) {
+  const struct varlena* filter = pg_guard([&] { return PG_GETARG_VARLENA_PP(0); });
+  const Oid relid = PG_GETARG_OID(1);
+  try {
+    pgseg::pg::CompiledFilter& compiled =
+        pgseg::pg::compiled_filter(relid, pgseg::pg::filter_text(filter));
+    return BoolGetDatum(compiled.bound->related());
+  } catch (const pgseg::Error&) {
+    fcinfo->isnull = true;
+    return Datum(0);
+  }
 }

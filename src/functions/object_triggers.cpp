@@ -33,7 +33,7 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
   if (TRIGGER_FIRED_BY_INSERT(event)) {
     bool isnull;
     Datum key = key_of(info, data->tg_trigtuple, desc, &isnull);
-    if (!isnull) pgseg::pg::related_mark_object_row(relid, key);
+    if (!isnull) pgseg::pg::related_mark_object_row(relid, info.key_type, key);
     if (pgseg::pg::realtime_row_superseded(data->tg_trigtuple)) {
       pgseg::pg::realtime_row_resync(data->tg_relation, data->tg_trigtuple, nullptr);
       return PointerGetDatum(nullptr);
@@ -48,7 +48,7 @@ PGSEG_FUNCTION(pgseg_object_row_trigger) {
     bool new_null;
     Datum old_key = key_of(info, data->tg_trigtuple, desc, &old_null);
     Datum new_key = key_of(info, data->tg_newtuple, desc, &new_null);
-    if (!new_null) pgseg::pg::related_mark_object_row(relid, new_key);
+    if (!new_null) pgseg::pg::related_mark_object_row(relid, info.key_type, new_key);
     if (pgseg::pg::realtime_row_superseded(data->tg_newtuple)) {
       pgseg::pg::realtime_row_resync(data->tg_relation, data->tg_newtuple,
                                      old_null ? nullptr : &old_key);

@@ -72,6 +72,11 @@ void on_transaction_end(XactEvent event, void*) {
   Cache& c = cache();
   for (CompiledFilter* entry : c.retired) destroy(entry);
   c.retired.clear();
+  try {
+    free_released_plans();
+  } catch (...) {
+    // Freeing saved plans does not fail; a callback must not throw in any case.
+  }
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // with the same collation, so both engines agree by construction.
 #include "pg/host.hpp"
 
+#include <vector>
+
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "core/sql_compiler.hpp"
@@ -389,6 +391,11 @@ std::unique_ptr<Predicate> PgHost::contains(const Binding& binding, bool negated
 
 namespace {
 
+std::vector<SPIPlanPtr>& released_plans() {
+  static auto* plans = new std::vector<SPIPlanPtr>();  // never destroyed (no global destructor)
+  return *plans;
+}
+
 // A condition evaluated by its compiled SQL (SELECT <condition>), prepared once and run with
 // the row's columns as parameters, under a pinned search_path.
 class SqlPredicate final : public Predicate {
@@ -398,14 +405,10 @@ class SqlPredicate final : public Predicate {
   SqlPredicate(const SqlPredicate&) = delete;
   SqlPredicate& operator=(const SqlPredicate&) = delete;
 
+  // No PostgreSQL call here: the saved plan is handed over, and freed at the end of the
+  // transaction (free_released_plans).
   ~SqlPredicate() override {
-    if (plan_ == nullptr) return;
-    try {
-      SPIPlanPtr plan = plan_;
-      pg_guard([&] { SPI_freeplan(plan); });
-    } catch (...) {
-      // Freeing a saved plan does not fail; a destructor must not throw in any case.
-    }
+    if (plan_ != nullptr) released_plans().push_back(plan_);
   }
 
   Tri eval(const RowView& row) const override {
@@ -468,6 +471,12 @@ std::unique_ptr<Predicate> PgHost::related(const Node& node, const BoundFilter& 
     types.push_back(schema_.pg_column(*column).type);
   }
   return std::make_unique<SqlPredicate>(std::move(sql), std::move(slots), std::move(types));
+}
+
+void free_released_plans() {
+  std::vector<SPIPlanPtr> plans;
+  plans.swap(released_plans());
+  for (SPIPlanPtr plan : plans) pg_guard([&] { SPI_freeplan(plan); });
 }
 
 }  // namespace pgseg::pg

@@ -13,6 +13,10 @@
 
 namespace pgseg::pg {
 
+// Frees the saved plans of conditions evaluated by SQL whose compiled filters were destroyed;
+// called at the end of each transaction.
+void free_released_plans();
+
 class PgHost final : public ProgramHost {
  public:
   // Constants and function lookups are allocated in memory, which must outlive the program.

@@ -137,7 +137,7 @@ std::unique_ptr<ObjectSegments> load_object(Oid relid) {
     segment.id = definition.id;
     try {
       segment.compiled = compile_filter(relid, definition.filter);
-    } catch (const std::exception& e) {
+    } catch (const Error& e) {
       // A definition that no longer compiles must not make writes fail; it is skipped (the
       // catalog refuses table changes that would break a segment, so this is a race at most).
       std::string message = e.what();

@@ -105,7 +105,13 @@ State& state() {
 void on_relcache_invalidation(Datum, Oid relid) {
   State& s = state();
   for (auto& item : s.objects) {
-    if (relid == InvalidOid || item.first == relid) item.second->stale = true;
+    ObjectRelated& object = *item.second;
+    if (relid == InvalidOid || item.first == relid) object.stale = true;
+    for (const auto& compiled : object.compiled) {
+      for (Oid related : compiled->related_relids) {
+        if (related == relid) object.stale = true;
+      }
+    }
   }
   for (auto& item : s.tables) {
     TableRelated& table = *item.second;
@@ -262,12 +268,10 @@ ObjectRelated& object_related(Oid relid) {
 
 // The row test of a segment over the table relid, or nullptr when some aggregate over the
 // table has no condition (every row counts).
-std::unique_ptr<RowTest> row_test(Oid object, std::int64_t segment, const std::string& canonical,
-                                  Oid relid) {
-  auto test = std::make_unique<RowTest>();
-  test->segment = segment;
-  test->compiled = as_role(catalog_owner(), [&] { return compile_filter(object, canonical); });
-  const CompiledFilter& compiled = *test->compiled;
+// Compiles the conditions of test's segment over the table relid; false when the segment must
+// see every row (see RowTest).
+bool build_row_test(RowTest& test, Oid relid) {
+  const CompiledFilter& compiled = *test.compiled;
   std::vector<const Node*> conditions;
   const RelationSchema* table = nullptr;
   std::vector<const Node*> pending{compiled.ast.get()};
@@ -293,24 +297,42 @@ std::unique_ptr<RowTest> row_test(Oid object, std::int64_t segment, const std::s
   }
   // A condition with relative time can become true later with no write (an order placed in the
   // future enters WITHIN NEXT ...): rows that fail it now still need their recheck times.
+  // So can a condition that reads other rows (its answer is not the row's alone).
   bool timed = false;
   for (const Node* condition : conditions) {
     for_each_predicate(*condition, [&](const Node& predicate) {
-      timed = timed || predicate.kind == NodeKind::kRelTime;
+      timed = timed || predicate.kind == NodeKind::kRelTime ||
+              compiled.bound->binding(predicate).related();
     });
   }
-  if (every_row || timed || table == nullptr || conditions.empty()) {
-    test->release();
-    return nullptr;
-  }
+  if (every_row || timed || table == nullptr || conditions.empty()) return false;
   MemoryContext memory = pg_guard([&] {
     return AllocSetContextCreate(compiled.memory, "pg_segments related row test",
                                  ALLOCSET_SMALL_SIZES);
   });
-  test->host = std::make_unique<PgHost>(*table, memory);
+  test.host = std::make_unique<PgHost>(*table, memory);
   for (const Node* condition : conditions) {
-    test->programs.push_back(compile_program(*condition, *compiled.bound, *table, *test->host));
-    test->evaluators.push_back(std::make_unique<RowEvaluator>(*test->programs.back(), *table));
+    test.programs.push_back(compile_program(*condition, *compiled.bound, *table, *test.host));
+    test.evaluators.push_back(std::make_unique<RowEvaluator>(*test.programs.back(), *table));
+  }
+  return true;
+}
+
+std::unique_ptr<RowTest> row_test(Oid object, std::int64_t segment, const std::string& canonical,
+                                  Oid relid) {
+  auto test = std::make_unique<RowTest>();
+  test->segment = segment;
+  test->compiled = as_role(catalog_owner(), [&] { return compile_filter(object, canonical); });
+  bool usable = false;
+  try {
+    usable = build_row_test(*test, relid);
+  } catch (...) {
+    test->release();  // the compiled filter's memory goes with the filter cache's retirement
+    throw;
+  }
+  if (!usable) {
+    test->release();
+    return nullptr;
   }
   return test;
 }
@@ -322,7 +344,7 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
                     " WHERE r.related OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
                     relid)) {
     const Oid object = static_cast<Oid>(std::stoul(row[0]));
-    const ObjectInfo& info = object_info(object);
+    const ObjectInfo info = object_info(object);
     if (!info.registered) continue;
     table->objects.push_back(object);
     ObjectRelated& related = object_related(object);
@@ -433,7 +455,7 @@ bool row_matters(TableRelated& table, std::int64_t segment, HeapTuple tuple, Tup
 
 // The object keys reverse finds for a changed row, marked.
 void mark_reverse(TableRelated& table, Reverse& reverse, Relation relation, HeapTuple tuple) {
-  const ObjectInfo& info = object_info(reverse.object);
+  const ObjectInfo info = object_info(reverse.object);
   if (!info.registered) return;
   TupleDesc desc = RelationGetDescr(relation);
   // The segments this row can affect; none: nothing to look up.
@@ -552,9 +574,9 @@ SPIPlanPtr prepare_kept(const std::string& sql) {
 void lock_keys(const ObjectInfo& info, ObjectRelated& object, Datum* keys) {
   if (object.lock == nullptr) {
     const std::string& key = info.key_column_sql;
-    object.lock =
-        prepare_kept("SELECT FROM " + info.object_sql + " AS o WHERE o." + key + " = ANY (" +
-                     keys_parameter(info) + ") ORDER BY o." + key + " FOR NO KEY UPDATE OF o");
+    object.lock = prepare_kept("SELECT FROM " + info.object_sql + " AS o WHERE o." + key + " " +
+                               info.key_equals + " ANY (" + keys_parameter(info) + ") ORDER BY o." +
+                               key + " FOR NO KEY UPDATE OF o");
   }
   pg_guard([&] {
     if (SPI_execute_plan(object.lock, keys, nullptr, false, 0) != SPI_OK_SELECT) {
@@ -572,10 +594,10 @@ SPIPlanPtr prepare_diff(const ObjectInfo& info, CompiledFilter& compiled, std::i
   const std::string& equals = info.key_equals;
   return prepare_kept(
       "WITH target AS (SELECT o." + key + " AS member FROM " + info.object_sql + " AS o WHERE o." +
-      key + " = ANY (" + keys + ") AND (" + compiled.where_sql() +
+      key + " " + equals + " ANY (" + keys + ") AND (" + compiled.where_sql() +
       ")), held AS (SELECT m.member FROM " + info.membership_sql +
-      " AS m WHERE m.segment_id OPERATOR(pg_catalog.=) " + id + " AND m.member = ANY (" + keys +
-      ")), removed AS (DELETE FROM " + info.membership_sql +
+      " AS m WHERE m.segment_id OPERATOR(pg_catalog.=) " + id + " AND m.member " + equals +
+      " ANY (" + keys + ")), removed AS (DELETE FROM " + info.membership_sql +
       " AS m WHERE m.segment_id OPERATOR(pg_catalog.=) " + id +
       " AND m.member IN (SELECT h.member FROM held h WHERE NOT EXISTS (SELECT FROM target t "
       "WHERE t.member " +
@@ -608,7 +630,7 @@ std::string due_insert_sql(const ObjectInfo& info, ObjectRelated& object, std::s
   return "INSERT INTO segments.related_rechecks AS r (segment_id, member, due_at) SELECT " +
          std::to_string(object.segments[index]) + ", d.member::pg_catalog.text, d.due_at FROM (" +
          due_times_sql(*compiled.ast, *compiled.bound, info.object_sql, *key, keys_expr,
-                       PgDialect()) +
+                       PgDialect(), info.key_equals) +
          ") AS d ON CONFLICT (segment_id, member) DO UPDATE SET due_at = EXCLUDED.due_at";
 }
 
@@ -638,6 +660,7 @@ void update_due(const ObjectInfo& info, ObjectRelated& object, std::size_t index
 // read (orders.count(status = 'paid') >= 3 and >= 5) are computed once per row. Notifies
 // segments_changes once per segment that changed.
 SPIPlanPtr prepare_all(const ObjectInfo& info, ObjectRelated& object) {
+  if (object.segments.empty()) elog(ERROR, "pg_segments: no related segment to recompute");
   const std::string keys = keys_parameter(info);
   const std::string& key = info.key_column_sql;
   const std::string& equals = info.key_equals;
@@ -647,6 +670,7 @@ SPIPlanPtr prepare_all(const ObjectInfo& info, ObjectRelated& object) {
   for (std::size_t i = 0; i < object.segments.size(); ++i) {
     SqlOptions options;
     options.shared_aggregates = &shared;
+    options.row_alias = "o";  // never resolved against seg_k's or seg_a's columns
     const CompiledFilter& compiled = *object.compiled[i];
     const std::string filter = compile_sql(*compiled.ast, *compiled.bound, PgDialect(), options);
     const std::string id = std::to_string(object.segments[i]);
@@ -731,9 +755,9 @@ void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
 
 }  // namespace
 
-void related_mark_object_row(Oid relid, Datum key) {
+void related_mark_object_row(Oid relid, Oid key_type, Datum key) {
   if (object_related(relid).segments.empty()) return;
-  mark_all(relid, key_text(object_info(relid).key_type, key));
+  mark_all(relid, key_text(key_type, key));
 }
 
 void related_row_changed(Relation relation, HeapTuple tuple) {
@@ -756,9 +780,12 @@ void related_flush(Oid relid) {
   if (found == s.marks.end() || found->second.empty()) return;
   Marks marks;
   std::swap(marks, found->second);
-  const ObjectInfo& info = object_info(relid);
+  const ObjectInfo info = object_info(relid);
   if (!info.registered) return;
-  if (object_related(relid).segments.empty()) return;
+  // Held for the whole flush: a nested lookup may replace the cache entry, but a replaced entry
+  // lives until the end of the transaction.
+  ObjectRelated& object = object_related(relid);
+  if (object.segments.empty()) return;
   std::vector<std::string> every = marks.all;  // every key marked, for any segment
   for (auto& item : marks.by_segment) {
     every.insert(every.end(), item.second.begin(), item.second.end());
@@ -771,10 +798,10 @@ void related_flush(Oid relid) {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
     });
     Datum keys = text_array(every);
-    lock_keys(info, object_related(relid), &keys);
+    lock_keys(info, object, &keys);
     // Every segment for every marked key, in one statement (a segment not marked for a key
     // gets its own answer again: correct, and cheaper than one statement per segment).
-    recompute_all(info, object_related(relid), &keys);
+    recompute_all(info, object, &keys);
     pg_guard([] { SPI_finish(); });
     return 0;
   });
@@ -785,11 +812,12 @@ void related_flush_all() {
   for (const auto& item : state().marks) {
     if (!item.second.empty()) objects.push_back(item.first);
   }
+  std::sort(objects.begin(), objects.end());  // one order for every session: fewer deadlocks
   for (Oid object : objects) related_flush(object);
 }
 
 std::int64_t related_recheck(Oid relid, std::int64_t segment, Datum keys) {
-  const ObjectInfo& info = object_info(relid);
+  const ObjectInfo info = object_info(relid);
   if (!info.registered) return 0;
   ObjectRelated& object = object_related(relid);
   const auto found = std::find(object.segments.begin(), object.segments.end(), segment);
@@ -798,13 +826,15 @@ std::int64_t related_recheck(Oid relid, std::int64_t segment, Datum keys) {
   const int count = pg_guard([&] {
     return ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(keys)), ARR_DIMS(DatumGetArrayTypeP(keys)));
   });
+  // The entry found here stays valid until the end of the transaction even if a later lookup
+  // replaces it (replaced entries are retired, not freed), so positions in it stay right.
   as_role(info.writer, [&] {
     pg_guard([] {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
     });
     Datum array = keys;
-    lock_keys(info, object_related(relid), &array);
-    recompute(info, object_related(relid), index, &array);
+    lock_keys(info, object, &array);
+    recompute(info, object, index, &array);
     pg_guard([] { SPI_finish(); });
     return 0;
   });
@@ -812,7 +842,7 @@ std::int64_t related_recheck(Oid relid, std::int64_t segment, Datum keys) {
 }
 
 std::int64_t related_due_all(Oid relid, std::int64_t segment) {
-  const ObjectInfo& info = object_info(relid);
+  const ObjectInfo info = object_info(relid);
   if (!info.registered) return 0;
   ObjectRelated& object = object_related(relid);
   const auto found = std::find(object.segments.begin(), object.segments.end(), segment);
@@ -847,7 +877,7 @@ void related_truncated(Oid relid) {
     }
   }
   for (Oid object : objects) {
-    const ObjectInfo& info = object_info(object);
+    const ObjectInfo info = object_info(object);
     if (!info.registered) continue;
     const std::vector<std::int64_t> segments = object_related(object).segments;
     for (std::int64_t segment : segments) refresh_keys(info, segment, nullptr);

@@ -12,7 +12,7 @@ namespace pgseg::pg {
 
 // The object's row with this key was inserted or updated: marks the key when the object has
 // realtime segments over related rows.
-void related_mark_object_row(Oid relid, Datum key);
+void related_mark_object_row(Oid relid, Oid key_type, Datum key);
 
 // A row of a related table (or of a membership relation) changed: marks the keys of the object
 // rows that reach it, for every object with realtime segments reading the table.
