@@ -2415,14 +2415,31 @@ SET intervalstyle = postgres AS $$
   FROM segments.segment s
 $$;
 
+-- A table name as the caller's search_path resolves it.
+CREATE FUNCTION segments._regclass_in(name text, caller_path text) RETURNS regclass
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  -- Restored when the function returns (its SET clause).
+  PERFORM pg_catalog.set_config('search_path', caller_path, true);
+  RETURN name::pg_catalog.regclass;
+END
+$$;
+
 -- Creates or updates segments from export_definitions() output, matched by system name.
--- Idempotent; a bad document changes nothing. Runs with the caller's rights and search_path
--- (object names in the document are resolved as the caller would), like plain SQL on the
--- catalog, whose triggers enforce every rule.
+-- Idempotent; a bad document changes nothing. Runs with the caller's rights, like plain SQL on
+-- the catalog, whose triggers enforce every rule; object names in the document are resolved
+-- with the caller's search_path, everything else with a pinned one.
 CREATE FUNCTION segments.import_definitions(document jsonb,
                                             OUT created integer, OUT updated integer,
                                             OUT unchanged integer)
-LANGUAGE plpgsql AS $$
+LANGUAGE sql AS $$
+  SELECT * FROM segments._import_definitions($1, pg_catalog.current_setting('search_path'))
+$$;
+
+CREATE FUNCTION segments._import_definitions(document jsonb, caller_path text,
+                                             OUT created integer, OUT updated integer,
+                                             OUT unchanged integer)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   item jsonb;
   position integer := 0;
@@ -2466,7 +2483,7 @@ BEGIN
     SELECT * INTO existing FROM segments.segment s WHERE s.system_name = item ->> 'system_name';
     IF NOT FOUND THEN
       PERFORM segments.create_segment(
-        name => item ->> 'name', object => (item ->> 'object')::regclass, filter => new_filter,
+        name => item ->> 'name', object => segments._regclass_in(item ->> 'object', caller_path), filter => new_filter,
         kind => COALESCE(item ->> 'kind', 'realtime'), system_name => item ->> 'system_name',
         external_id => item ->> 'external_id', description => item ->> 'description',
         tags => ARRAY(SELECT jsonb_array_elements_text(COALESCE(item -> 'tags', '[]'))),
@@ -2482,7 +2499,7 @@ BEGIN
                         existing.kind, item ->> 'kind'
           USING ERRCODE = 'feature_not_supported', DETAIL = path;
       END IF;
-      IF existing.object::text IS DISTINCT FROM ((item ->> 'object')::regclass)::text THEN
+      IF existing.object IS DISTINCT FROM segments._regclass_in(item ->> 'object', caller_path) THEN
         RAISE EXCEPTION 'segment "%" is over % here but % in the document', existing.system_name,
                         existing.object, item ->> 'object'
           USING ERRCODE = 'feature_not_supported', DETAIL = path;
@@ -2747,6 +2764,7 @@ GRANT EXECUTE ON FUNCTION
   segments.add_members(bigint, anyarray), segments.add_members(text, anyarray),
   segments.remove_members(bigint, anyarray), segments.remove_members(text, anyarray),
   segments.add_members_from_query(bigint, text), segments.add_members_from_query(text, text),
-  segments.import_definitions(jsonb)
+  segments.import_definitions(jsonb), segments._import_definitions(jsonb, text),
+  segments._regclass_in(text, text)
   TO segments_admin;
 GRANT EXECUTE ON PROCEDURE segments.refresh_due_proc() TO segments_admin;
