@@ -589,61 +589,20 @@ BEGIN
 END
 $$;
 
--- Recomputes a realtime segment over related rows for some object keys (in their text form;
--- NULL: every row), writing only the difference and its change feed. The object rows are
--- locked first (FOR NO KEY UPDATE, in key order), so that transactions changing rows related to
--- the same object row take turns and the later one counts the earlier one's rows.
-CREATE FUNCTION segments._refresh_keys(segment bigint, keys text[]) RETURNS bigint
+-- Recomputes a realtime segment over related rows whole (after TRUNCATE of a table it reads),
+-- writing only the difference and its change feed.
+CREATE FUNCTION segments._recompute_whole(segment bigint) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s segments.segment;
-  entry segments.object;
-  changed bigint;
   result record;
 BEGIN
-  SELECT * INTO s FROM segments.segment d WHERE d.id = _refresh_keys.segment;
+  SELECT * INTO s FROM segments.segment d WHERE d.id = _recompute_whole.segment;
   IF NOT FOUND OR NOT s.active OR s.kind <> 'realtime' THEN
     RETURN 0;
   END IF;
-  IF keys IS NULL THEN
-    result := segments._apply_refresh(s.id, s.object, s.filter, s.owner);
-    RETURN result.added + result.removed;
-  END IF;
-  SELECT * INTO entry FROM segments.object o WHERE o.object = s.object;
-  IF NOT FOUND OR cardinality(keys) = 0 THEN
-    RETURN 0;
-  END IF;
-  EXECUTE format('SELECT FROM %1$s AS o WHERE o.%2$I = ANY ($1::%3$s[]) ORDER BY o.%2$I '
-                 'FOR NO KEY UPDATE OF o', s.object, entry.key_column, entry.key_type)
-    USING keys;
-  EXECUTE format($sql$
-    WITH target AS (SELECT o.%1$I AS member FROM %2$s AS o
-                     WHERE o.%1$I = ANY ($1::%3$s[]) AND (%4$s)),
-         held AS (SELECT m.member FROM %5$s AS m
-                   WHERE m.segment_id OPERATOR(pg_catalog.=) $2 AND m.member = ANY ($1::%3$s[])),
-         removed AS (DELETE FROM %5$s AS m
-                      WHERE m.segment_id OPERATOR(pg_catalog.=) $2
-                        AND m.member IN (SELECT h.member FROM held h
-                                          WHERE NOT EXISTS (SELECT FROM target t
-                                                             WHERE t.member %6$s h.member))
-                     RETURNING m.member),
-         added AS (INSERT INTO %5$s (segment_id, member)
-                   SELECT $2, t.member FROM target t
-                    WHERE NOT EXISTS (SELECT FROM held h WHERE h.member %6$s t.member)
-                   ON CONFLICT DO NOTHING
-                   RETURNING member),
-         feed AS (INSERT INTO segments.changes (segment_id, member, change)
-                  SELECT $2, removed.member::pg_catalog.text, 'exited' FROM removed
-                  UNION ALL
-                  SELECT $2, added.member::pg_catalog.text, 'entered' FROM added)
-    SELECT (SELECT pg_catalog.count(*) FROM added) + (SELECT pg_catalog.count(*) FROM removed)
-    $sql$, entry.key_column, s.object, entry.key_type, segments.to_sql(s.filter, s.object),
-    entry.membership, segments._key_equals(entry.key_type))
-    INTO changed USING keys, s.id;
-  IF changed > 0 THEN
-    PERFORM pg_notify('segments_changes', s.id::text);
-  END IF;
-  RETURN changed;
+  result := segments._apply_refresh(s.id, s.object, s.filter, s.owner);
+  RETURN result.added + result.removed;
 END
 $$;
 

@@ -75,24 +75,11 @@ struct TableRelated {
   std::vector<std::unique_ptr<RowTest>> tests;
 };
 
-// Marked keys of one object: for all its related segments, and for some only.
-struct Marks {
-  std::vector<std::string> all;
-  std::unordered_map<std::int64_t, std::vector<std::string>> by_segment;
-  bool empty() const {
-    if (!all.empty()) return false;
-    for (const auto& item : by_segment) {
-      if (!item.second.empty()) return false;
-    }
-    return true;
-  }
-};
-
 struct State {
   std::unordered_map<Oid, std::unique_ptr<ObjectRelated>> objects;
   std::unordered_map<Oid, std::unique_ptr<TableRelated>> tables;
   // Marked keys (text form) per object, until the statement's end.
-  std::unordered_map<Oid, Marks> marks;
+  std::unordered_map<Oid, std::vector<std::string>> marks;
   std::vector<std::unique_ptr<ObjectRelated>> retired_objects;
   std::vector<std::unique_ptr<TableRelated>> retired_tables;
 };
@@ -172,43 +159,7 @@ Oid catalog_owner() {
 
 // Runs a catalog query as the catalog's owner, returning the rows' columns as text.
 std::vector<std::vector<std::string>> catalog_rows(const char* query, Oid argument) {
-  struct Raw {
-    int rows;
-    int columns;
-    char** values;  // rows * columns, NULL as nullptr
-  };
-  Raw raw = as_role(catalog_owner(), [&] {
-    return pg_guard([&] {
-      MemoryContext caller = CurrentMemoryContext;
-      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-      Oid types[1] = {OIDOID};
-      Datum values[1] = {ObjectIdGetDatum(argument)};
-      if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
-        elog(ERROR, "pg_segments: reading the segment catalog failed");
-      }
-      Raw r{static_cast<int>(SPI_processed), SPI_tuptable->tupdesc->natts, nullptr};
-      r.values = static_cast<char**>(
-          MemoryContextAllocZero(caller, sizeof(char*) * (r.rows * r.columns + 1)));
-      for (int i = 0; i < r.rows; ++i) {
-        for (int j = 0; j < r.columns; ++j) {
-          char* value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, j + 1);
-          if (value != nullptr) r.values[i * r.columns + j] = MemoryContextStrdup(caller, value);
-        }
-      }
-      SPI_finish();
-      return r;
-    });
-  });
-  std::vector<std::vector<std::string>> rows;
-  for (int i = 0; i < raw.rows; ++i) {
-    std::vector<std::string> row;
-    for (int j = 0; j < raw.columns; ++j) {
-      const char* value = raw.values[i * raw.columns + j];
-      row.emplace_back(value != nullptr ? value : "");
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
+  return text_rows(query, OIDOID, ObjectIdGetDatum(argument), catalog_owner());
 }
 
 // The entry of relid in map, after pending invalidations; a stale one is retired (freed at the
@@ -231,6 +182,7 @@ Entry& cached(std::unordered_map<Oid, std::unique_ptr<Entry>>& map,
 
 std::unique_ptr<ObjectRelated> load_object_related(Oid relid) {
   auto object = std::make_unique<ObjectRelated>();
+  const Oid owner = catalog_owner();
   for (const auto& row :
        catalog_rows("SELECT s.id, s.filter::pg_catalog.text, segments._is_time_relative(s.filter) "
                     "  FROM segments.segment s "
@@ -241,7 +193,7 @@ std::unique_ptr<ObjectRelated> load_object_related(Oid relid) {
                     relid)) {
     std::unique_ptr<CompiledFilter> compiled;
     try {
-      compiled = as_role(catalog_owner(), [&] { return compile_filter(relid, row[1]); });
+      compiled = as_role(owner, [&] { return compile_filter(relid, row[1]); });
     } catch (const Error& e) {
       // As for the object's own realtime segments: a definition that no longer compiles must
       // not make writes fail; it is skipped with a warning.
@@ -337,6 +289,15 @@ std::unique_ptr<RowTest> row_test(Oid object, std::int64_t segment, const std::s
   return test;
 }
 
+// The object's key column in a compiled filter's schema.
+const Column* key_column(const ObjectInfo& info, const CompiledFilter& compiled) {
+  for (const std::string& name : compiled.schema->column_names()) {
+    const Column* column = compiled.schema->find_column(name);
+    if (column != nullptr && column->index == info.key_attnum) return column;
+  }
+  return nullptr;
+}
+
 std::unique_ptr<TableRelated> load_table_related(Oid relid) {
   auto table = std::make_unique<TableRelated>();
   for (const auto& row :
@@ -364,11 +325,7 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
     for (std::size_t i = 0; i < related.compiled.size(); ++i) {
       const CompiledFilter& compiled = *related.compiled[i];
       const std::int64_t segment = related.segments[i];
-      const Column* key = nullptr;
-      for (const std::string& name : compiled.schema->column_names()) {
-        const Column* column = compiled.schema->find_column(name);
-        if (column != nullptr && column->index == info.key_attnum) key = column;
-      }
+      const Column* key = key_column(info, compiled);
       if (key == nullptr) continue;
       const RelatedReads reads = related_reads(*compiled.ast, *compiled.bound);
       bool reads_table = false;
@@ -433,12 +390,8 @@ std::string key_text(Oid type, Datum key) {
   return std::string(text);
 }
 
-void mark_all(Oid object, std::string key) {
-  state().marks[object].all.push_back(std::move(key));
-}
-
-void mark_segment(Oid object, std::int64_t segment, const std::string& key) {
-  state().marks[object].by_segment[segment].push_back(key);
+void mark(Oid object, std::string key) {
+  state().marks[object].push_back(std::move(key));
 }
 
 // Whether a changed row of the table can change segment's answer (see RowTest).
@@ -458,27 +411,23 @@ void mark_reverse(TableRelated& table, Reverse& reverse, Relation relation, Heap
   const ObjectInfo info = object_info(reverse.object);
   if (!info.registered) return;
   TupleDesc desc = RelationGetDescr(relation);
-  // The segments this row can affect; none: nothing to look up.
-  std::vector<std::int64_t> segments;
-  for (std::int64_t segment : reverse.segments) {
-    if (reverse.member_column || row_matters(table, segment, tuple, desc)) {
-      segments.push_back(segment);
-    }
-  }
-  if (segments.empty()) return;
-  auto mark = [&](const std::string& key) {
-    for (std::int64_t segment : segments) mark_segment(reverse.object, segment, key);
-  };
+  // A row that can affect none of the segments reading this way needs no look-up.
+  const bool affects =
+      reverse.member_column ||
+      std::any_of(reverse.segments.begin(), reverse.segments.end(),
+                  [&](std::int64_t segment) { return row_matters(table, segment, tuple, desc); });
+  if (!affects) return;
+  auto mark_key = [&](const std::string& key) { mark(reverse.object, key); };
   if (reverse.member_column) {
     bool isnull;
     Datum member = pg_guard([&] { return heap_getattr(tuple, 2, desc, &isnull); });
-    if (!isnull) mark(key_text(info.key_type, member));
+    if (!isnull) mark_key(key_text(info.key_type, member));
     return;
   }
   if (reverse.direct != InvalidAttrNumber) {
     bool isnull;
     Datum value = pg_guard([&] { return heap_getattr(tuple, reverse.direct, desc, &isnull); });
-    if (!isnull) mark(key_text(reverse.direct_type, value));
+    if (!isnull) mark_key(key_text(reverse.direct_type, value));
     return;
   }
   const int count = static_cast<int>(reverse.columns.size());
@@ -518,33 +467,20 @@ void mark_reverse(TableRelated& table, Reverse& reverse, Relation relation, Heap
     });
   });
   for (int i = 0; i < keys.count; ++i) {
-    if (keys.texts[i] != nullptr) mark(keys.texts[i]);
+    if (keys.texts[i] != nullptr) mark_key(keys.texts[i]);
   }
 }
 
-// Calls segments._refresh_keys(segment, keys) as the object's membership writer; NULL keys
-// recompute the whole segment.
-void refresh_keys(const ObjectInfo& info, std::int64_t segment,
-                  const std::vector<std::string>* keys) {
+// Recomputes one segment whole (segments._recompute_whole) as the object's membership writer.
+void recompute_whole(const ObjectInfo& info, std::int64_t segment) {
   as_role(info.writer, [&] {
     pg_guard([&] {
-      Datum array = 0;
-      if (keys != nullptr) {
-        auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (keys->size() + 1)));
-        for (std::size_t i = 0; i < keys->size(); ++i) {
-          elements[i] = PointerGetDatum(
-              cstring_to_text_with_len((*keys)[i].data(), static_cast<int>((*keys)[i].size())));
-        }
-        array = PointerGetDatum(construct_array(elements, static_cast<int>(keys->size()), TEXTOID,
-                                                -1, false, TYPALIGN_INT));
-      }
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
-      Oid types[2] = {INT8OID, TEXTARRAYOID};
-      Datum values[2] = {Int64GetDatum(segment), array};
-      const char nulls[3] = {' ', keys != nullptr ? ' ' : 'n', '\0'};
-      if (SPI_execute_with_args("SELECT segments._refresh_keys($1, $2)", 2, types, values, nulls,
+      Oid types[1] = {INT8OID};
+      Datum values[1] = {Int64GetDatum(segment)};
+      if (SPI_execute_with_args("SELECT segments._recompute_whole($1)", 1, types, values, nullptr,
                                 false, 0) != SPI_OK_SELECT) {
-        elog(ERROR, "pg_segments: refreshing related segment keys failed");
+        elog(ERROR, "pg_segments: recomputing a related segment failed");
       }
       SPI_finish();
     });
@@ -609,15 +545,6 @@ SPIPlanPtr prepare_diff(const ObjectInfo& info, CompiledFilter& compiled, std::i
       id + ", removed.member::pg_catalog.text, 'exited' FROM removed UNION ALL SELECT " + id +
       ", added.member::pg_catalog.text, 'entered' FROM added) SELECT (SELECT pg_catalog.count(*) "
       "FROM added) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM removed)");
-}
-
-// The object's key column in a compiled filter's schema.
-const Column* key_column(const ObjectInfo& info, const CompiledFilter& compiled) {
-  for (const std::string& name : compiled.schema->column_names()) {
-    const Column* column = compiled.schema->find_column(name);
-    if (column != nullptr && column->index == info.key_attnum) return column;
-  }
-  return nullptr;
 }
 
 // The statement recording the recheck times of the segment at index for some keys (keys_expr;
@@ -757,7 +684,7 @@ void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
 
 void related_mark_object_row(Oid relid, Oid key_type, Datum key) {
   if (object_related(relid).segments.empty()) return;
-  mark_all(relid, key_text(key_type, key));
+  mark(relid, key_text(key_type, key));
 }
 
 void related_row_changed(Relation relation, HeapTuple tuple) {
@@ -778,18 +705,14 @@ void related_flush(Oid relid) {
   State& s = state();
   auto found = s.marks.find(relid);
   if (found == s.marks.end() || found->second.empty()) return;
-  Marks marks;
-  std::swap(marks, found->second);
+  std::vector<std::string> every;  // every key marked, for any segment
+  every.swap(found->second);
   const ObjectInfo info = object_info(relid);
   if (!info.registered) return;
   // Held for the whole flush: a nested lookup may replace the cache entry, but a replaced entry
   // lives until the end of the transaction.
   ObjectRelated& object = object_related(relid);
   if (object.segments.empty()) return;
-  std::vector<std::string> every = marks.all;  // every key marked, for any segment
-  for (auto& item : marks.by_segment) {
-    every.insert(every.end(), item.second.begin(), item.second.end());
-  }
   sort_unique(every);
   // As the membership writer; on an error the statement fails and the transaction's end
   // unwinds SPI's stack.
@@ -880,7 +803,7 @@ void related_truncated(Oid relid) {
     const ObjectInfo info = object_info(object);
     if (!info.registered) continue;
     const std::vector<std::int64_t> segments = object_related(object).segments;
-    for (std::int64_t segment : segments) refresh_keys(info, segment, nullptr);
+    for (std::int64_t segment : segments) recompute_whole(info, segment);
   }
 }
 

@@ -6,6 +6,7 @@
 #include "core/binder.hpp"
 #include "core/printer.hpp"
 #include "pg/boundary.hpp"
+#include "pg/spi.hpp"
 
 namespace pgseg::pg {
 
@@ -146,70 +147,15 @@ RawKey* read_foreign_keys(Oid relid, int* count) {
   return keys;
 }
 
-// The segment named name: its id, object, and the object's key and membership relation.
-struct RawSegment {
-  bool found;
-  int64 id;
-  Oid object;
-  char* membership;
-  char* key_column;
-};
-
-RawSegment* read_segment(const char* name) {
-  MemoryContext caller = CurrentMemoryContext;
-  auto* raw = static_cast<RawSegment*>(palloc0(sizeof(RawSegment)));
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-  Oid types[1] = {TEXTOID};
-  Datum values[1] = {CStringGetTextDatum(name)};
-  const char* query =
-      "SELECT s.id, s.object::pg_catalog.oid, o.membership::pg_catalog.text, "
-      "       o.key_column::pg_catalog.text "
-      "  FROM segments.segment s LEFT JOIN segments.object o ON o.object OPERATOR(pg_catalog.=) "
-      "       s.object WHERE s.system_name OPERATOR(pg_catalog.=) $1";
-  if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT) {
-    elog(ERROR, "pg_segments: reading the segment catalog failed");
-  }
-  if (SPI_processed == 1) {
-    HeapTuple tuple = SPI_tuptable->vals[0];
-    TupleDesc desc = SPI_tuptable->tupdesc;
-    bool isnull;
-    raw->found = true;
-    raw->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-    raw->object = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
-    MemoryContext spi = MemoryContextSwitchTo(caller);
-    Datum membership = SPI_getbinval(tuple, desc, 3, &isnull);
-    raw->membership = isnull ? nullptr : TextDatumGetCString(membership);
-    Datum key = SPI_getbinval(tuple, desc, 4, &isnull);
-    raw->key_column = isnull ? nullptr : TextDatumGetCString(key);
-    MemoryContextSwitchTo(spi);
-  }
-  SPI_finish();
-  return raw;
-}
-
 // System names of the segments over object, for a did-you-mean.
 std::vector<std::string> segment_names(Oid object) {
-  int count = 0;
-  char** names = pg_guard([&] {
-    MemoryContext caller = CurrentMemoryContext;
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    Oid types[1] = {OIDOID};
-    Datum values[1] = {ObjectIdGetDatum(object)};
-    if (SPI_execute_with_args("SELECT s.system_name FROM segments.segment s WHERE s.object "
-                              "OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-                              1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
-      elog(ERROR, "pg_segments: reading the segment catalog failed");
-    }
-    count = static_cast<int>(SPI_processed);
-    auto** out = static_cast<char**>(MemoryContextAllocZero(caller, sizeof(char*) * (count + 1)));
-    for (int i = 0; i < count; ++i) {
-      char* value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-      out[i] = MemoryContextStrdup(caller, value != nullptr ? value : "");
-    }
-    SPI_finish();
-    return out;
-  });
-  return std::vector<std::string>(names, names + count);
+  std::vector<std::string> names;
+  for (const auto& row : text_rows("SELECT s.system_name FROM segments.segment s WHERE s.object "
+                                   "OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+                                   OIDOID, ObjectIdGetDatum(object), InvalidOid)) {
+    names.push_back(row[0]);
+  }
+  return names;
 }
 
 }  // namespace
@@ -424,22 +370,29 @@ std::vector<std::string> RelationSchema::relationship_names() const {
 
 SegmentRef RelationSchema::find_segment(std::string_view name) const {
   std::string copy(name);
-  RawSegment* raw = pg_guard([&] { return read_segment(copy.c_str()); });
-  if (!raw->found) {
+  // The segment, its object, and the object's membership relation and key column.
+  const auto rows = text_rows(
+      "SELECT s.id, s.object::pg_catalog.oid, o.membership::pg_catalog.text, "
+      "       o.key_column::pg_catalog.text "
+      "  FROM segments.segment s LEFT JOIN segments.object o ON o.object OPERATOR(pg_catalog.=) "
+      "       s.object WHERE s.system_name OPERATOR(pg_catalog.=) $1",
+      TEXTOID, pg_guard([&] { return CStringGetTextDatum(copy.c_str()); }), InvalidOid);
+  if (rows.empty()) {
     std::string suggestion = closest_name(copy, segment_names(relid_));
     throw Error(sqlstate::kUndefinedObject, "segment " + quoted(copy) + " does not exist", {},
                 suggestion.empty() ? "IN SEGMENT names a segment's system name."
                                    : "Perhaps you meant " + quoted(suggestion) + ".");
   }
-  if (raw->object != relid_ || raw->membership == nullptr) {
+  const std::vector<std::string>& row = rows.front();
+  if (static_cast<Oid>(std::stoul(row[1])) != relid_ || row[2].empty()) {
     throw Error(sqlstate::kInvalidParameterValue,
                 "segment " + quoted(copy) + " is not a segment of " + name_, {},
                 "IN SEGMENT reads segments of the same object only.");
   }
   SegmentRef ref;
-  ref.id = raw->id;
-  ref.membership_sql = raw->membership;
-  ref.key = find_column(raw->key_column);
+  ref.id = std::stoll(row[0]);
+  ref.membership_sql = row[2];
+  ref.key = find_column(row[3]);
   if (ref.key == nullptr) {
     throw Error(sqlstate::kInternalError, "key column of " + name_ + " not found");
   }

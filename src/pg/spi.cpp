@@ -121,4 +121,45 @@ Datum text_array(const std::vector<std::string>& items) {
   });
 }
 
+std::vector<std::vector<std::string>> text_rows(const char* query, Oid type, Datum value,
+                                                Oid role) {
+  struct Raw {
+    int rows;
+    int columns;
+    char** values;  // rows * columns, NULL as nullptr
+  };
+  Raw raw = as_role(role, [&] {
+    return pg_guard([&] {
+      MemoryContext caller = CurrentMemoryContext;
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      Oid types[1] = {type};
+      Datum values[1] = {value};
+      if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
+        elog(ERROR, "pg_segments: a catalog query failed");
+      }
+      Raw r{static_cast<int>(SPI_processed), SPI_tuptable->tupdesc->natts, nullptr};
+      r.values = static_cast<char**>(
+          MemoryContextAllocZero(caller, sizeof(char*) * (r.rows * r.columns + 1)));
+      for (int i = 0; i < r.rows; ++i) {
+        for (int j = 0; j < r.columns; ++j) {
+          char* text = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, j + 1);
+          if (text != nullptr) r.values[i * r.columns + j] = MemoryContextStrdup(caller, text);
+        }
+      }
+      SPI_finish();
+      return r;
+    });
+  });
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < raw.rows; ++i) {
+    std::vector<std::string> row;
+    for (int j = 0; j < raw.columns; ++j) {
+      const char* text = raw.values[i * raw.columns + j];
+      row.emplace_back(text != nullptr ? text : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 }  // namespace pgseg::pg

@@ -54,6 +54,10 @@ auto as_role(Oid role, Body&& body, bool pin_search_path = true) -> decltype(bod
   }
 }
 
+// Runs query (one parameter $1 of type, value) as role (the current user when invalid), with
+// search_path pinned, and returns every row's columns as text (NULL as "").
+std::vector<std::vector<std::string>> text_rows(const char* query, Oid type, Datum value, Oid role);
+
 // A text[] of items, in the current memory context.
 Datum text_array(const std::vector<std::string>& items);
 
