@@ -3,7 +3,16 @@
 
 EXTENSION = pg_segments
 MODULE_big = pg_segments
-DATA = extension/pg_segments--1.0.sql
+# Install scripts of released versions stay as they were released, and every update script is
+# kept. The current version's install script is built: the first release's script, each update
+# script in order, then segments.post_upgrade(), which makes the table changes update scripts
+# leave out (at CREATE EXTENSION no table can be distributed yet). A new installation and an
+# updated one therefore run the same code. See docs/upgrades.md.
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" pg_segments.control)
+FIRST_SCRIPT = extension/pg_segments--1.0.sql
+UPDATE_SCRIPTS = extension/pg_segments--1.0--1.1.sql
+DATA = $(FIRST_SCRIPT) $(UPDATE_SCRIPTS)
+DATA_built = pg_segments--$(EXTVERSION).sql
 PGFILEDESC = "pg_segments - customer segments kept true inside PostgreSQL"
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
@@ -40,6 +49,10 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+pg_segments--$(EXTVERSION).sql: $(FIRST_SCRIPT) $(UPDATE_SCRIPTS) pg_segments.control
+	{ cat $(FIRST_SCRIPT) $(UPDATE_SCRIPTS); \
+	  echo "SELECT segments.post_upgrade();"; } >$@
 
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN += $(OBJS:.o=.d)
