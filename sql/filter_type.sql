@@ -55,6 +55,14 @@ FROM generate_series(1, 60000) AS i;
 \echo :LAST_ERROR_SQLSTATE
 SELECT length(('a IN (' || string_agg(i::text, ',') || ')')::segments.segment_filter::text) AS in_list_of_100000
 FROM generate_series(1, 100000) AS i;
+-- A 10 MB filter, a 10 MB JSON form and JSON nested 10,000 levels deep are refused by their size
+-- and depth limits (54000, 54001), never by running out of memory or stack.
+SELECT (repeat('a = 1 OR ', 1200000) || 'a = 1')::segments.segment_filter;
+\echo :LAST_ERROR_SQLSTATE
+SELECT segments.segment_filter_from_jsonb(('{"groups": [' || repeat('{"conditions": [{"field": "a", "op": "=", "value": 1}]},', 200000) || '{"conditions": []}]}')::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+SELECT segments.segment_filter_from_jsonb((repeat('{"not": ', 10000) || '{"field": "a"}' || repeat('}', 10000))::jsonb);
+\echo :LAST_ERROR_SQLSTATE
 
 -- The JSON form: groups (OR) of conditions (AND), both ways, without loss.
 SELECT segments.segment_filter_to_jsonb(

@@ -57,6 +57,32 @@ UPDATE accounts SET id = 200 WHERE id = 2;
 RESET ROLE;
 SELECT * FROM segments.members('picked-accounts');
 
+-- Writers of related tables keep related and nested segments true with no grant on the
+-- segments schema and none on the object itself.
+CREATE ROLE seg_test_order_writer LOGIN;
+CREATE TABLE regions (code text PRIMARY KEY, market text);
+INSERT INTO regions VALUES ('north', 'core'), ('south', 'new');
+ALTER TABLE accounts ADD FOREIGN KEY (region) REFERENCES regions;
+CREATE TABLE deals (id int PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts, won boolean);
+CREATE INDEX ON deals (account_id);
+GRANT SELECT, INSERT, UPDATE, DELETE ON deals, regions TO seg_test_order_writer;
+SELECT segments.create_segment('Two wins', 'accounts', 'deals.count(won) >= 2') > 0 AS created;
+SELECT segments.create_segment('Core market', 'accounts', 'regions.market = ''core''') > 0 AS created;
+SELECT segments.create_segment('Core winners', 'accounts',
+  'IN SEGMENT ''core-market'' AND IN SEGMENT ''two-wins''') > 0 AS created;
+SET ROLE seg_test_order_writer;
+INSERT INTO deals VALUES (1, 3, true), (2, 3, true), (3, 4, true), (4, 4, true), (5, 5, true);
+UPDATE regions SET market = 'core' WHERE code = 'south';
+DELETE FROM deals WHERE id = 4;
+RESET ROLE;
+SELECT segments.members('two-wins') AS two_wins, segments.member_count('core-market') AS core,
+       segments.members('core-winners') AS core_winners;
+SELECT segments.drop_segment('core-winners'), segments.drop_segment('core-market'),
+       segments.drop_segment('two-wins');
+DROP TABLE deals;
+ALTER TABLE accounts DROP CONSTRAINT accounts_region_fkey;
+DROP TABLE regions;
+
 -- Refreshes run with the segment owner's rights.
 REVOKE SELECT (region) ON accounts FROM seg_test_admin;
 SELECT * FROM segments.refresh('north-accounts');
@@ -104,7 +130,9 @@ SELECT has_schema_privilege('seg_test_plain', 'segments', 'USAGE') AS plain_usag
        has_table_privilege('segments_reader', 'segments.segment', 'UPDATE') AS reader_update,
        has_table_privilege('segments_admin', 'segments.segment', 'INSERT') AS admin_insert,
        has_function_privilege('segments_reader', 'segments.drop_segment(text)', 'EXECUTE') AS reader_drop,
-       has_function_privilege('segments_admin', 'segments.drop_segment(text)', 'EXECUTE') AS admin_drop;
+       has_function_privilege('segments_admin', 'segments.drop_segment(text)', 'EXECUTE') AS admin_drop,
+       has_function_privilege('segments_admin', 'segments.post_upgrade(boolean)', 'EXECUTE') AS admin_post_upgrade,
+       has_function_privilege('segments_reader', 'segments.refresh_due()', 'EXECUTE') AS reader_refresh_due;
 
 -- Every SECURITY DEFINER function pins its search_path.
 SELECT p.oid::regprocedure AS definer_without_search_path
@@ -115,4 +143,5 @@ WHERE n.nspname = 'segments' AND p.prosecdef
 SELECT segments.drop_segment('north-accounts');
 SELECT segments.drop_segment('picked-accounts');
 DROP TABLE accounts;
-DROP ROLE seg_test_admin, seg_test_admin2, seg_test_reader, seg_test_plain, seg_test_writer;
+DROP ROLE seg_test_admin, seg_test_admin2, seg_test_reader, seg_test_plain, seg_test_writer,
+  seg_test_order_writer;

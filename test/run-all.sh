@@ -4,8 +4,8 @@
 #   core unit tests (GoogleTest under CTest)
 #   pg_regress and isolation suites against a private cluster (make installcheck)
 #   integration tests (libpq programs: randomised differential test, ...)
-#   a 30-second fuzz smoke of the text, JSON and binary forms and of schedules (libFuzzer,
-#   ASan + UBSan)
+#   the core unit tests again under AddressSanitizer and UBSan, and a 30-second fuzz smoke of
+#   the text, JSON and binary forms and of schedules (libFuzzer, ASan + UBSan)
 #
 # Environment: PGSEG_SEED (differential seed), PGSEG_TEST_PORT (first port to try, 54329).
 set -uo pipefail
@@ -96,7 +96,8 @@ record "pg_regress + isolation" "$regress_ok" "$regress_failed"
 # --- integration tests --------------------------------------------------------------------
 integration_ok=0
 integration_failed=0
-for program in build/differential test/integration/dump_restore.sh test/integration/pg_cron.sh; do
+for program in build/differential test/integration/dump_restore.sh test/integration/upgrade.sh \
+               test/integration/pg_cron.sh; do
   name=$(basename "$program" .sh)
   if [ "${program##*.}" == sh ]; then runner=bash; else runner=; fi
   if $runner "./$program" >"$name.log" 2>&1; then
@@ -113,12 +114,24 @@ record "integration" "$integration_ok" "$integration_failed"
 cluster_stop
 trap - EXIT
 
-# --- fuzz smoke -------------------------------------------------------------------------
+# --- under AddressSanitizer and UBSan: core unit tests, then a fuzz smoke ------------------
 fuzz_ok=0
 fuzz_failed=0
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPGSEG_FUZZ=ON -DPGSEG_SANITIZE=ON \
-     -DPGSEG_TESTS=OFF -DPGSEG_BENCH=OFF -DPGSEG_INTEGRATION=OFF >fuzz-build.log 2>&1 &&
+     -DPGSEG_TESTS=ON -DPGSEG_BENCH=OFF -DPGSEG_INTEGRATION=OFF >fuzz-build.log 2>&1 &&
    cmake --build build-fuzz -j"$JOBS" >>fuzz-build.log 2>&1; then
+  # Every core unit test again, instrumented: any memory error or undefined behaviour aborts.
+  if ./build-fuzz/core_tests >sanitized-unit.log 2>&1; then
+    sanitized_total=$(grep -oE '^\[==========\] [0-9]+ tests' sanitized-unit.log | grep -oE '[0-9]+')
+    if [ -n "$sanitized_total" ]; then
+      record "unit tests, ASan + UBSan" "$sanitized_total" 0
+    else
+      record "unit tests, ASan + UBSan" 0 1
+    fi
+  else
+    tail -n 40 sanitized-unit.log
+    record "unit tests, ASan + UBSan" 0 1
+  fi
   # 8 s for each form of the filter type and 6 s for schedules: 30 s in all.
   for target in filter_text:8:filter filter_json:8:filter filter_binary:8:filter schedule:6:schedule; do
     IFS=: read -r name seconds dict <<<"$target"

@@ -225,5 +225,25 @@ TEST(Binary, RoundTripAndStrictness) {
   }
 }
 
+// A received message gets the text input's limits: 10 MB and 10,000 levels are refused.
+TEST(Binary, ResourceLimits) {
+  auto sqlstate_of = [](const std::string& payload) -> std::string {
+    try {
+      decode_binary(std::string(1, static_cast<char>(kBinaryFormatVersion)) + payload);
+    } catch (const Error& e) {
+      return e.sqlstate();
+    }
+    return "accepted";
+  };
+  std::string huge;
+  while (huge.size() < 10 * 1024 * 1024) huge += "a = 1 OR ";
+  huge += "a = 1";
+  EXPECT_EQ(sqlstate_of(huge), "54000");
+  EXPECT_EQ(sqlstate_of(std::string(10000, '(') + "a" + std::string(10000, ')')), "54001");
+  std::string nots;
+  for (int i = 0; i < 10000; ++i) nots += "NOT ";
+  EXPECT_EQ(sqlstate_of(nots + "a"), "54001");
+}
+
 }  // namespace
 }  // namespace pgseg
