@@ -14,10 +14,15 @@ RETURNS TABLE (change text, statement text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   -- 1.1: feed consumers read the rows of a segment above the last id they handled
   -- (LISTEN segments_changes gives the segment id), which the (segment_id, changed_at) index
-  -- cannot bound.
+  -- cannot bound. (segment_id, id) serves them and members_at() alike (ids and changed_at
+  -- grow together), so it replaces that index and feed writes keep two indexes.
   SELECT 'index segments.changes_segment_id_idx on segments.changes (segment_id, id)',
          'CREATE INDEX changes_segment_id_idx ON segments.changes (segment_id, id)'
    WHERE pg_catalog.to_regclass('segments.changes_segment_id_idx') IS NULL
+  UNION ALL
+  SELECT 'index segments.changes_segment_idx (segment_id, changed_at) dropped',
+         'DROP INDEX segments.changes_segment_idx'
+   WHERE pg_catalog.to_regclass('segments.changes_segment_idx') IS NOT NULL
 $$;
 
 CREATE FUNCTION segments.post_upgrade(dry_run boolean DEFAULT false)
