@@ -254,3 +254,47 @@ SELECT segments.is_member('rt-ios-devices', '00000000-0000-0000-0000-00000000010
        segments.is_member('rt-ios-handles', 'h103') AS dropped_handle;
 SELECT truth_mismatches('rt_devices') AS device_mismatches,
        truth_mismatches('rt_handles') AS handle_mismatches;
+-- A user's write never fails because of a segment: jsonb values of every type and size, huge
+-- and tiny numbers, times that are not times, and related rows whose sums overflow every
+-- float and integer type are all written; each segment still equals its truth.
+CREATE TABLE rt_hostile (id int PRIMARY KEY, attrs jsonb, score float8, n bigint, at timestamptz);
+CREATE TABLE rt_hostile_items (id int PRIMARY KEY, owner int REFERENCES rt_hostile,
+                               v float8, k bigint, at timestamptz DEFAULT now());
+CREATE INDEX ON rt_hostile_items (owner);
+SELECT count(*) AS created FROM (VALUES
+  (segments.create_segment('H score', 'rt_hostile', 'attrs.score > 10')),
+  (segments.create_segment('H seen', 'rt_hostile', 'attrs.seen WITHIN LAST 7 DAYS')),
+  (segments.create_segment('H plan', 'rt_hostile', 'attrs.plan IN (''pro'', ''team'') AND attrs.tags CONTAINS ''x''')),
+  (segments.create_segment('H big', 'rt_hostile', 'score > 1e300 OR n > 9000000000000000000')),
+  (segments.create_segment('H time', 'rt_hostile', 'at OLDER THAN 60000 MONTHS OR at WITHIN NEXT 1000000 MONTHS')),
+  (segments.create_segment('H soon', 'rt_hostile', 'at WITHIN NEXT 1 DAY OR attrs.seen OLDER THAN 260000 WEEKS')),
+  (segments.create_segment('H sums', 'rt_hostile', 'rt_hostile_items.sum(v) > 1 OR rt_hostile_items.avg(k) > 1')),
+  (segments.create_segment('H max', 'rt_hostile', 'rt_hostile_items.max(v) >= 1e308')),
+  (segments.create_segment('H item soon', 'rt_hostile', 'rt_hostile_items.exists(at WITHIN NEXT 1 DAY)'))) AS s(id);
+INSERT INTO rt_hostile VALUES
+  (1, '{"score": "abc", "seen": "not a time", "plan": 7, "tags": "x"}', 'NaN', 9223372036854775807, 'infinity'),
+  (2, '{"score": 1e400, "seen": "2026-13-45", "plan": ["pro"], "tags": {"x": 1}}', 'Infinity', -9223372036854775808, '-infinity'),
+  (3, '{"score": {"a": 1}, "seen": 12345, "plan": null, "tags": [1, "x", null]}', '-Infinity', 0, '294276-12-31 23:59:59+00'),
+  (4, '{"score": 11, "seen": "9999-12-31T23:59:59Z", "plan": "pro", "tags": ["x"]}', 1.7976931348623157e308, 1, now()),
+  (5, '{"score": -1e-400, "seen": "4713-01-01 BC", "plan": "team", "tags": "x"}', 5e-324, -1, '4713-01-01 00:00:00+00 BC'),
+  (6, 'null', NULL, NULL, NULL),
+  (7, '[1, 2, 3]', 0, 0, now() + interval '12 hours');
+INSERT INTO rt_hostile_items VALUES
+  (1, 4, 1.7976931348623157e308, 9223372036854775807),
+  (2, 4, 1.7976931348623157e308, 9223372036854775807),
+  (3, 5, 'Infinity', -9223372036854775808), (4, 5, '-Infinity', -9223372036854775808),
+  (5, 6, 'NaN', 1), (6, 7, -1.7976931348623157e308, 0);
+UPDATE rt_hostile SET attrs = attrs || '{"score": "1e999999"}' WHERE id = 3;
+UPDATE rt_hostile_items SET v = v * 0.5 WHERE id = 2;
+DELETE FROM rt_hostile_items WHERE id = 3;
+-- Rows written with at = now() are in WITHIN NEXT now and out a moment later: refresh_due()
+-- (the relative-time guarantee) takes them out.
+SELECT count(*) >= 0 AS rechecked FROM segments.refresh_due();
+SELECT truth_mismatches('rt_hostile') AS hostile_mismatches;
+-- Looking back before 4713 BC is refused when the segment is saved, not when rows are written.
+SELECT segments.create_segment('H too far', 'rt_hostile', 'at OLDER THAN 1000000 MONTHS');
+SELECT s.system_name, (SELECT string_agg(m, ',') FROM segments.members(s.id) m) AS members
+  FROM segments.segment s WHERE s.object = 'rt_hostile'::regclass ORDER BY s.id;
+SELECT count(*) AS dropped FROM (SELECT segments.drop_segment(s.id) FROM segments.segment s
+                                  WHERE s.object = 'rt_hostile'::regclass) AS d;
+DROP TABLE rt_hostile_items, rt_hostile;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/printer.hpp"
 
 namespace pgseg {
@@ -402,7 +403,24 @@ class Binder {
     out_.add(node, std::move(binding));
   }
 
+  // now - amount must be a timestamp PostgreSQL can represent (see limits.hpp); the filter text
+  // itself stays valid, so stored filters always load.
+  void check_past_reach(const Node& node) const {
+    if (node.kind != NodeKind::kRelTime || node.rel_kind == RelTimeKind::kWithinNext) return;
+    const bool too_far = (node.unit == TimeUnit::kWeek && node.amount > limits::kMaxPastWeeks) ||
+                         (node.unit == TimeUnit::kMonth && node.amount > limits::kMaxPastMonths);
+    if (too_far) {
+      fail(sqlstate::kDatetimeFieldOverflow, node,
+           "time amount " + std::to_string(node.amount) +
+               (node.unit == TimeUnit::kWeek ? " weeks" : " months") +
+               " reaches back before the earliest timestamp PostgreSQL stores (4713 BC)",
+           "Look back at most 5,000 years: " + std::to_string(limits::kMaxPastMonths) +
+               " months or " + std::to_string(limits::kMaxPastWeeks) + " weeks.");
+    }
+  }
+
   void bind_predicate(const Node& node) {
+    check_past_reach(node);
     Binding binding = resolve(node);
     if (binding.json_path.empty()) {
       check_column_predicate(node, binding);

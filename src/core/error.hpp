@@ -22,6 +22,7 @@ inline constexpr const char* kInvalidRecursion = "42P19";
 inline constexpr const char* kFeatureNotSupported = "0A000";
 inline constexpr const char* kInvalidParameterValue = "22023";
 inline constexpr const char* kNumericValueOutOfRange = "22003";
+inline constexpr const char* kDatetimeFieldOverflow = "22008";
 inline constexpr const char* kInvalidTextRepresentation = "22P02";
 inline constexpr const char* kInvalidBinaryRepresentation = "22P03";
 inline constexpr const char* kInvalidJsonText = "22032";

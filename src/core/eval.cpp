@@ -323,9 +323,12 @@ Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, st
     if (bound >= value) return flip;
     if (__builtin_sub_overflow(value, longest, &at)) return flip;
   } else {
-    // value against now: changes once now reaches value.
-    if (bound >= value) return flip;
+    // value against now: value <= now becomes true once now reaches value; value >= now
+    // (WITHIN NEXT) stays true while now equals value and becomes false just after, so a
+    // value equal to now is looked at again one microsecond later.
+    if (bound > value) return flip;
     at = value;
+    if (bound == value && __builtin_add_overflow(value, std::int64_t{1}, &at)) return flip;
   }
   if (at > now) {
     flip.kind = Flip::Kind::kAt;

@@ -22,5 +22,10 @@ inline constexpr std::size_t kMaxNumberChars = 1000;
 // Largest amount in WITHIN LAST / WITHIN NEXT / OLDER THAN: keeps now +/- the interval inside
 // PostgreSQL's timestamp range (1,000,000 months is about 83,000 years).
 inline constexpr std::int64_t kMaxRelativeAmount = 1000000;
+// Looking back (WITHIN LAST, OLDER THAN), now - amount must stay after PostgreSQL's earliest
+// timestamp (4713 BC): at most 5,000 years, that is 260,000 weeks or 60,000 months. Minutes,
+// hours and days stay within it at any amount above.
+inline constexpr std::int64_t kMaxPastWeeks = 260000;
+inline constexpr std::int64_t kMaxPastMonths = 60000;
 
 }  // namespace pgseg::limits

@@ -46,6 +46,18 @@ TEST(Binder, UnknownColumnSuggestsClosestName) {
   EXPECT_NE(e.hint().find("\"Mixed Case\""), std::string::npos);
 }
 
+// Looking back further than PostgreSQL's earliest timestamp is refused when bound, with the
+// limits in the hint; looking forward that far, and the largest amounts back, are accepted.
+TEST(Binder, PastReachStaysInTheTimestampRange) {
+  Error e = bind_error("created_at OLDER THAN 1000000 MONTHS");
+  EXPECT_STREQ(e.sqlstate(), "22008");
+  EXPECT_NE(e.hint().find("60000 months or 260000 weeks"), std::string::npos) << e.hint();
+  EXPECT_STREQ(bind_error("attrs.seen WITHIN LAST 260001 WEEKS").sqlstate(), "22008");
+  EXPECT_STREQ(bind_error("NOT (created_at WITHIN LAST 60001 MONTHS)").sqlstate(), "22008");
+  EXPECT_NO_THROW(sql("created_at WITHIN LAST 60000 MONTHS OR created_at OLDER THAN 260000 WEEKS"));
+  EXPECT_NO_THROW(sql("created_at WITHIN NEXT 1000000 MONTHS OR created_at OLDER THAN 1000000 DAYS"));
+}
+
 TEST(Binder, TypeMismatches) {
   Error e = bind_error("tier = 5");
   EXPECT_STREQ(e.sqlstate(), "42804");

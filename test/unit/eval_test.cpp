@@ -211,6 +211,19 @@ TEST(NextFlip, PassedLowerBoundAsksForExactTime) {
   EXPECT_EQ(next_flip(value, month, now - 28 * kDay, now).kind, Flip::Kind::kNever);
 }
 
+// A value equal to now against now itself (the lower bound of WITHIN NEXT: true now, false a
+// microsecond later) is looked at again just after now, never lost.
+TEST(NextFlip, ValueEqualToNowIsLookedAtJustAfter) {
+  const std::int64_t now = 9000 * kDay;
+  ParamSpec at_now{0, 0, TimeUnit::kDay};
+  Flip flip = next_flip(now, at_now, now, now);
+  EXPECT_EQ(flip.kind, Flip::Kind::kAt);
+  EXPECT_EQ(flip.at, now + 1);
+  EXPECT_EQ(next_flip(now + 5, at_now, now, now).at, now + 5);
+  EXPECT_EQ(next_flip(now - 1, at_now, now, now).kind, Flip::Kind::kNever);
+  EXPECT_EQ(next_flip(INT64_MAX, at_now, INT64_MAX, now).kind, Flip::Kind::kNever);
+}
+
 TEST(NextFlip, ExtremeValuesDoNotOverflow) {
   ParamSpec lower{-1, 1000000, TimeUnit::kMonth};
   EXPECT_EQ(next_flip(INT64_MAX - 5, lower, 0, 0).kind, Flip::Kind::kNever);
