@@ -58,12 +58,21 @@ UPDATE rt_customers SET tags = tags || ARRAY['vip'] WHERE id IN (1, 2, 3);
 SELECT system_name FROM segments.segments_of('rt_customers', 20);
 SELECT * FROM segments.members('rt-vip');
 
--- Only segments that read a changed column are evaluated.
+-- Only segments that read a changed column are looked at, and of those only the ones where a
+-- condition on that column changed its answer are evaluated whole.
 SELECT test_evaluations() AS before \gset
 UPDATE rt_customers SET note = 'quiet' WHERE id = 5;
 SELECT test_evaluations() - :before AS evaluated_for_note;
+-- A column segments read, but no condition on it changes its answer: no segment is evaluated.
 UPDATE rt_customers SET ltv = ltv + 0.01 WHERE id = 5;
 SELECT test_evaluations() - :before AS evaluated_for_ltv;
+-- The condition ltv > 1000 changes its answer: that segment is evaluated, and only that one.
+UPDATE rt_customers SET ltv = ltv + 1000 WHERE id = 5;
+SELECT test_evaluations() - :before AS evaluated_for_ltv_crossing,
+       segments.is_member('rt-big', 5) AS big_now;
+UPDATE rt_customers SET ltv = ltv - 1000 WHERE id = 5;
+SELECT segments.is_member('rt-big', 5) AS big_again;
+SELECT test_evaluations() AS before \gset
 UPDATE rt_customers SET tier = 'gold' WHERE id = 5;
 SELECT test_evaluations() - :before AS evaluated_after_tier;
 
@@ -254,6 +263,41 @@ SELECT segments.is_member('rt-ios-devices', '00000000-0000-0000-0000-00000000010
        segments.is_member('rt-ios-handles', 'h103') AS dropped_handle;
 SELECT truth_mismatches('rt_devices') AS device_mismatches,
        truth_mismatches('rt_handles') AS handle_mismatches;
+-- Segments built from shared conditions (each condition is evaluated once per UPDATE for all
+-- segments that use it, and only segments where one changed its answer are evaluated whole):
+-- random updates of every column they read leave each segment equal to its truth.
+CREATE TABLE rt_shared (id int PRIMARY KEY, tier text, ltv numeric, tags text[], attrs jsonb,
+                        seen timestamptz);
+INSERT INTO rt_shared SELECT i, 'silver', i * 10, '{}', '{}', now() - i * interval '1 hour'
+  FROM generate_series(1, 60) AS i;
+SELECT count(*) AS created FROM (
+  SELECT segments.create_segment('Shared ' || n, 'rt_shared', f::segments.segment_filter)
+    FROM unnest(ARRAY[
+      'tier = ''gold''', 'tier = ''gold'' AND ltv > 300', 'ltv > 300 OR tags CONTAINS ''vip''',
+      'NOT (ltv > 300) AND tier IN (''gold'', ''silver'')', 'ltv BETWEEN 100 AND 400',
+      'ltv BETWEEN 100 AND 400 AND NOT tags CONTAINS ''vip''', 'attrs.plan = ''pro'' OR ltv > 500',
+      'attrs.plan IS NULL AND tier = ''silver''', 'seen WITHIN LAST 1 DAY AND ltv > 300',
+      'seen WITHIN LAST 1 DAY OR tier = ''gold''', 'tags CONTAINS ''vip'' AND attrs.plan = ''pro''',
+      'ltv > 300']) WITH ORDINALITY AS t (f, n)) AS s;
+SELECT setseed(0.42);
+DO $$
+BEGIN
+  FOR i IN 1..300 LOOP
+    CASE (random() * 5)::int
+      WHEN 0 THEN UPDATE rt_shared SET ltv = ltv + (random() * 400 - 200)::int WHERE id = 1 + (random() * 59)::int;
+      WHEN 1 THEN UPDATE rt_shared SET tier = CASE WHEN random() < 0.5 THEN 'gold' ELSE 'silver' END WHERE id = 1 + (random() * 59)::int;
+      WHEN 2 THEN UPDATE rt_shared SET tags = CASE WHEN random() < 0.5 THEN '{vip}'::text[] ELSE '{}' END WHERE id = 1 + (random() * 59)::int;
+      WHEN 3 THEN UPDATE rt_shared SET attrs = CASE WHEN random() < 0.5 THEN '{"plan": "pro"}'::jsonb ELSE '{}' END, ltv = ltv + 0.01 WHERE id = 1 + (random() * 59)::int;
+      WHEN 4 THEN UPDATE rt_shared SET seen = now() - (random() * 48) * interval '1 hour' WHERE id = 1 + (random() * 59)::int;
+      ELSE UPDATE rt_shared SET ltv = ltv + 0.01, tier = tier WHERE id % 7 = (random() * 6)::int;
+    END CASE;
+  END LOOP;
+END
+$$;
+SELECT truth_mismatches('rt_shared') AS shared_mismatches;
+SELECT count(*) AS dropped FROM (SELECT segments.drop_segment(s.id) FROM segments.segment s
+                                  WHERE s.object = 'rt_shared'::regclass) AS d;
+DROP TABLE rt_shared;
 -- A user's write never fails because of a segment: jsonb values of every type and size, huge
 -- and tiny numbers, times that are not times, and related rows whose sums overflow every
 -- float and integer type are all written; each segment still equals its truth.

@@ -305,7 +305,8 @@ void interval_range(const ParamSpec& spec, std::int64_t* shortest, std::int64_t*
 
 }  // namespace
 
-Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, std::int64_t now) {
+Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, std::int64_t now,
+               bool at_least) {
   std::int64_t shortest = 0;
   std::int64_t longest = 0;
   interval_range(spec, &shortest, &longest);
@@ -322,13 +323,15 @@ Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, st
     // value against now + I: changes once now + I reaches value.
     if (bound >= value) return flip;
     if (__builtin_sub_overflow(value, longest, &at)) return flip;
-  } else {
-    // value against now: value <= now becomes true once now reaches value; value >= now
-    // (WITHIN NEXT) stays true while now equals value and becomes false just after, so a
-    // value equal to now is looked at again one microsecond later.
+  } else if (at_least) {
+    // value >= now (WITHIN NEXT): true while now has not passed value, false one microsecond
+    // after (a row written with value = now() is true in its own statement).
     if (bound > value) return flip;
+    if (__builtin_add_overflow(value, std::int64_t{1}, &at)) return flip;
+  } else {
+    // value <= now (WITHIN LAST): becomes true once now reaches value.
+    if (bound >= value) return flip;
     at = value;
-    if (bound == value && __builtin_add_overflow(value, std::int64_t{1}, &at)) return flip;
   }
   if (at > now) {
     flip.kind = Flip::Kind::kAt;
@@ -422,6 +425,8 @@ void ProgramBuilder::leaf(std::unique_ptr<Predicate> predicate) {
   program_->code_.push_back(
       {Program::Op::kLeaf, false, index + 1, static_cast<std::uint32_t>(program_->leaves_.size())});
   program_->leaves_.push_back(std::move(predicate));
+  program_->leaf_info_.push_back(
+      {condition_text_ + "#" + std::to_string(condition_leaves_++), condition_column_});
 }
 
 void ProgramBuilder::constant(bool value) {
@@ -650,17 +655,17 @@ void ProgramBuilder::emit_relative_time(const Node& node, const Binding& binding
   const int s = binding.json_path.empty() ? slot(binding, SlotKind::kTime)
                                           : slot(binding, SlotKind::kJsonTime);
   const int now = param(ParamSpec{0, 0, node.unit});
-  auto remember = [&](int p) {
+  auto remember = [&](int p, bool at_least) {
     for (const TimeBound& b : program_->time_bounds_) {
-      if (b.slot == s && b.param == p) return;
+      if (b.slot == s && b.param == p && b.at_least == at_least) return;
     }
-    program_->time_bounds_.push_back(TimeBound{s, p});
+    program_->time_bounds_.push_back(TimeBound{s, p, at_least});
   };
   switch (node.rel_kind) {
     case RelTimeKind::kWithinLast: {
       const int lower = param(ParamSpec{-1, node.amount, node.unit});
-      remember(lower);
-      remember(now);
+      remember(lower, true);
+      remember(now, false);
       begin(Program::Op::kAnd);
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kGe, lower));
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kLe, now));
@@ -669,8 +674,8 @@ void ProgramBuilder::emit_relative_time(const Node& node, const Binding& binding
     }
     case RelTimeKind::kWithinNext: {
       const int upper = param(ParamSpec{1, node.amount, node.unit});
-      remember(now);
-      remember(upper);
+      remember(now, true);
+      remember(upper, false);
       begin(Program::Op::kAnd);
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kGe, now));
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kLe, upper));
@@ -679,7 +684,7 @@ void ProgramBuilder::emit_relative_time(const Node& node, const Binding& binding
     }
     case RelTimeKind::kOlderThan: {
       const int lower = param(ParamSpec{-1, node.amount, node.unit});
-      remember(lower);
+      remember(lower, false);
       leaf(std::make_unique<TimeVersusParam>(s, CompareOp::kLt, lower));
       return;
     }
@@ -706,6 +711,9 @@ void ProgramBuilder::emit(const Node& node) {
       break;
   }
   const Binding& binding = bound_->binding(node);
+  condition_text_ = print_filter(node);
+  condition_column_ = binding.related() ? -1 : binding.column->index;
+  condition_leaves_ = 0;
   if (binding.related()) {
     leaf(host_.related(node, *bound_, *this));
     return;

@@ -119,6 +119,7 @@ struct ParamSpec {
 struct TimeBound {
   int slot = 0;
   int param = 0;
+  bool at_least = false;  // the value is compared with >= (else <, <=)
 };
 
 // Fills cells on first use, so that conditions an evaluation never reaches cost nothing.
@@ -188,6 +189,16 @@ class Program {
   // Relative-time comparisons, whose answer changes as time passes.
   const std::vector<TimeBound>& time_bounds() const { return time_bounds_; }
   std::size_t leaf_count() const { return leaves_.size(); }
+  // What each leaf tests: a signature that is equal for leaves of programs over the same object
+  // exactly when they are the same test (the condition's canonical text and the leaf's place
+  // in it), and the column it reads (-1 for conditions over other rows).
+  struct LeafInfo {
+    std::string signature;
+    int column_index = -1;
+  };
+  const std::vector<LeafInfo>& leaf_info() const { return leaf_info_; }
+  // One leaf's answer on row; with eval's cells and params.
+  Tri eval_leaf(std::size_t leaf, const RowView& row) const { return leaves_[leaf]->eval(row); }
   // Column indexes the program reads (sorted, unique).
   std::vector<int> columns_read() const;
 
@@ -205,6 +216,7 @@ class Program {
 
   std::vector<Instr> code_;
   std::vector<std::unique_ptr<Predicate>> leaves_;
+  std::vector<LeafInfo> leaf_info_;
   std::vector<SlotSpec> slots_;
   std::vector<ParamSpec> params_;
   std::vector<TimeBound> time_bounds_;
@@ -223,7 +235,9 @@ struct Flip {
 // recheck simply evaluates the row again. kExactNeeded: that lower bound has already passed
 // but the change has not happened yet; the host must compute the exact time with its calendar.
 // kNever: the answer can no longer change as time passes.
-Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, std::int64_t now);
+// at_least: the comparison is value >= bound (else value < bound or value <= bound).
+Flip next_flip(std::int64_t value, const ParamSpec& spec, std::int64_t bound, std::int64_t now,
+               bool at_least = false);
 
 // Longest real length of the spec's interval (microseconds), for bounding exact searches.
 std::int64_t longest_interval(const ParamSpec& spec);
@@ -259,6 +273,10 @@ class ProgramBuilder {
   const BoundFilter* bound_ = nullptr;
   std::unique_ptr<Program> program_;
   std::vector<std::uint32_t> open_;
+  // The condition whose leaves are being emitted, for Program::LeafInfo.
+  std::string condition_text_;
+  int condition_column_ = -1;
+  int condition_leaves_ = 0;
 };
 
 // Compiles root (bound to schema) into a program.

@@ -459,6 +459,7 @@ struct TimedRead {
   const Column* column = nullptr;  // the column read (an aggregate's argument for aggregates)
   std::int64_t amount = 0;
   TimeUnit unit = TimeUnit::kDay;
+  bool within_next = false;
 };
 
 void collect_timed(const Node& node, const BoundFilter& bound, const RelationshipPath& prefix,
@@ -478,6 +479,7 @@ void collect_timed(const Node& node, const BoundFilter& bound, const Relationshi
     read.column = binding.aggregate != nullptr ? binding.argument : binding.column;
     read.amount = node.amount;
     read.unit = node.unit;
+    read.within_next = node.rel_kind == RelTimeKind::kWithinNext;
     if (read.column != nullptr) out.push_back(std::move(read));
   }
   if (binding.aggregate != nullptr && binding.aggregate->condition) {
@@ -526,8 +528,8 @@ std::string due_times_sql(const Node& root, const BoundFilter& bound, const std:
     // years away) at their earliest possible instant in epoch seconds, which cannot overflow:
     // intervals at their longest when subtracted and shortest when added (days of 23 to 25
     // hours, months of 28 to 31 days), dates and timestamps without time zone a day earlier.
-    // The first of them at or after now counts; one equal to now (a row written with x = now()
-    // against WITHIN NEXT, true now and false a moment later) becomes now plus a microsecond.
+    // x >= now (WITHIN NEXT) changes one microsecond after x, not at x: a row written with
+    // x = now() is true in its own statement and false right after.
     std::int64_t shortest = 60;
     std::int64_t longest = 60;
     switch (read.unit) {
@@ -568,18 +570,22 @@ std::string due_times_sql(const Node& root, const BoundFilter& bound, const std:
     if (!branches.empty()) branches += " UNION ALL ";
     branches +=
         "SELECT seg_t0." + dialect.quote_identifier(key.name) +
-        " AS member, pg_catalog.to_timestamp(GREATEST(v.c, seg_n.n "
-        "OPERATOR(pg_catalog.+) 0.000001)::pg_catalog.float8) AS t FROM " + from +
+        " AS member, pg_catalog.to_timestamp(v.c::pg_catalog.float8) AS t FROM " + from +
         " CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM " + value +
         ") AS e) AS seg_e CROSS JOIN LATERAL (VALUES " +
         candidate(exact + " OPERATOR(pg_catalog.-) " + interval,
                   "seg_e.e OPERATOR(pg_catalog.-) " + std::to_string(reach)) +
-        ", " + candidate(exact, "seg_e.e OPERATOR(pg_catalog.-) " + std::to_string(margin)) + ", " +
+        ", " +
+        candidate(read.within_next
+                      ? exact + " OPERATOR(pg_catalog.+) '1 microsecond'::pg_catalog.interval"
+                      : exact,
+                  "seg_e.e OPERATOR(pg_catalog.-) " + std::to_string(margin)) +
+        ", " +
         candidate(
             exact + " OPERATOR(pg_catalog.+) " + interval,
             "seg_e.e OPERATOR(pg_catalog.+) " + std::to_string(read.amount * shortest - margin)) +
-        ") AS v (c) CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM pg_catalog.now())) AS seg_n (n) "
-        "WHERE v.c OPERATOR(pg_catalog.>=) seg_n.n AND v.c OPERATOR(pg_catalog.<) 9200000000000";
+        ") AS v (c) WHERE v.c OPERATOR(pg_catalog.>) EXTRACT(EPOCH FROM pg_catalog.now()) "
+        "AND v.c OPERATOR(pg_catalog.<) 9200000000000";
     if (!keys_expr.empty()) {
       branches += " AND seg_t0." + dialect.quote_identifier(key.name) + " " + key_equals +
                   " ANY (" + keys_expr + ")";

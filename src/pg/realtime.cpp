@@ -40,6 +40,19 @@ struct ObjectSegments {
   std::unique_ptr<bool[]> old_nulls;
   std::unique_ptr<bool[]> new_nulls;
   std::vector<char> marked;
+  // The distinct conditions of all segments (segments drawn from the same building blocks
+  // share most of them): an UPDATE evaluates each condition that reads a changed column once
+  // on the old and once on the new row, and a segment none of whose conditions changed its
+  // answer keeps its answer without being evaluated.
+  struct SharedLeaf {
+    RowEvaluator* evaluator = nullptr;  // of the first segment with this condition
+    std::size_t leaf = 0;
+  };
+  std::vector<SharedLeaf> shared_leaves;
+  std::vector<std::vector<int>> leaves_by_attnum;  // attnum -> shared leaves reading it
+  std::vector<std::vector<int>> segment_leaves;    // segment -> its shared leaves
+  std::vector<char> leaf_changed;                  // per shared leaf, for the current row
+  std::vector<AttrNumber> changed_columns;         // of the current row
 };
 
 struct State {
@@ -115,6 +128,28 @@ void retire_segments(ObjectSegments& object) {
   object.segments.clear();
 }
 
+// Registers the conditions of a segment about to be appended to object.segments.
+void share_leaves(ObjectSegments& object, CompiledFilter& compiled,
+                  std::unordered_map<std::string, int>& ids) {
+  std::vector<int> mine;
+  const std::vector<Program::LeafInfo>& leaves = compiled.program->leaf_info();
+  for (std::size_t leaf = 0; leaf < leaves.size(); ++leaf) {
+    const Program::LeafInfo& info = leaves[leaf];
+    if (info.column_index < 1 || info.column_index > object.natts) {
+      mine.clear();
+      mine.push_back(-1);  // reads something else than the row: always evaluated
+      break;
+    }
+    auto [found, added] = ids.emplace(info.signature, static_cast<int>(ids.size()));
+    if (added) {
+      object.shared_leaves.push_back({compiled.evaluator.get(), leaf});
+      object.leaves_by_attnum[static_cast<std::size_t>(info.column_index)].push_back(found->second);
+    }
+    mine.push_back(found->second);
+  }
+  object.segment_leaves.push_back(std::move(mine));
+}
+
 std::unique_ptr<ObjectSegments> load_object(Oid relid) {
   auto object = std::make_unique<ObjectSegments>();
   object->environment = current_environment();
@@ -126,6 +161,8 @@ std::unique_ptr<ObjectSegments> load_object(Oid relid) {
   });
   const std::size_t slots = static_cast<std::size_t>(object->natts) + 1;
   object->by_attnum.resize(slots);
+  object->leaves_by_attnum.resize(slots);
+  std::unordered_map<std::string, int> leaf_ids;
   object->time_column.resize(slots, false);
   object->old_values.resize(slots);
   object->new_values.resize(slots);
@@ -156,8 +193,10 @@ std::unique_ptr<ObjectSegments> load_object(Oid relid) {
       if (segment.time_relative) object->time_column[static_cast<std::size_t>(attnum)] = true;
     }
     if (segment.time_relative) object->time_segments.push_back(index);
+    share_leaves(*object, *segment.compiled, leaf_ids);
     object->segments.push_back(std::move(segment));
   }
+  object->leaf_changed.resize(object->shared_leaves.size(), 0);
   for (std::size_t attnum = 1; attnum < slots; ++attnum) {
     if (read[attnum]) object->columns_read.push_back(static_cast<AttrNumber>(attnum));
   }
@@ -211,6 +250,13 @@ void deform(HeapTuple tuple, TupleDesc desc, std::vector<Datum>& values, bool* n
     throw Error(sqlstate::kInternalError, "row has more columns than the compiled segments");
   }
   pg_guard([&] { heap_deform_tuple(tuple, desc, values.data(), nulls); });
+}
+
+bool leaves_changed(const ObjectSegments& object, std::size_t segment) {
+  for (int id : object.segment_leaves[segment]) {
+    if (id < 0 || object.leaf_changed[static_cast<std::size_t>(id)]) return true;
+  }
+  return false;
 }
 
 bool is_member(Tri answer) {
@@ -274,6 +320,7 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     bool time_changed = false;
     bool any_marked = false;
     std::fill(object.marked.begin(), object.marked.end(), 0);
+    object.changed_columns.clear();
     for (AttrNumber attnum : object.columns_read) {
       if (attnum > natts) continue;
       const std::size_t i = static_cast<std::size_t>(attnum - 1);
@@ -285,6 +332,7 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
             !datumIsEqual(object.old_values[i], object.new_values[i], attr->attbyval, attr->attlen);
       }
       if (!changed) continue;
+      object.changed_columns.push_back(attnum);
       for (int index : object.by_attnum[static_cast<std::size_t>(attnum)]) {
         object.marked[static_cast<std::size_t>(index)] = 1;
         any_marked = true;
@@ -302,10 +350,25 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     // segments.
     std::optional<TimestampTz> marked_old;
     std::optional<TimestampTz> marked_new;
+    // Each condition reading a changed column, once on each row.
+    std::fill(object.leaf_changed.begin(), object.leaf_changed.end(), 0);
+    for (AttrNumber attnum : object.changed_columns) {
+      for (int id : object.leaves_by_attnum[static_cast<std::size_t>(attnum)]) {
+        ObjectSegments::SharedLeaf& shared = object.shared_leaves[static_cast<std::size_t>(id)];
+        shared.evaluator->set_row(object.old_values.data(), object.old_nulls.get(), natts);
+        const Tri before = shared.evaluator->leaf(shared.leaf);
+        shared.evaluator->set_row(object.new_values.data(), object.new_nulls.get(), natts);
+        object.leaf_changed[static_cast<std::size_t>(id)] = before != shared.evaluator->leaf(shared.leaf);
+      }
+    }
     for (std::size_t index = 0; index < object.segments.size(); ++index) {
       if (!object.marked[index]) continue;
-      ++state().evaluations;
       RealtimeSegment& segment = object.segments[index];
+      // Every condition answers as before, so does the filter: same conditions reached, same
+      // answer. A relative-time segment is evaluated when a time column changed, for its
+      // recheck time.
+      if (!(segment.time_relative && time_changed) && !leaves_changed(object, index)) continue;
+      ++state().evaluations;
       RowEvaluator& evaluator = *segment.compiled->evaluator;
       const bool was =
           is_member(evaluator.eval_values(object.old_values.data(), object.old_nulls.get(), natts));

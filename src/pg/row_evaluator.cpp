@@ -257,12 +257,16 @@ Tri RowEvaluator::eval(HeapTuple tuple, TupleDesc desc) {
   return eval_values(values_.data(), nulls_.get(), desc->natts);
 }
 
-Tri RowEvaluator::eval_values(const Datum* values, const bool* nulls, int natts) {
+void RowEvaluator::set_row(const Datum* values, const bool* nulls, int natts) {
   refresh_params();
   row_values_ = values;
   row_nulls_ = nulls;
   row_natts_ = natts;
   std::fill(filled_.begin(), filled_.end(), 0);
+}
+
+Tri RowEvaluator::eval_values(const Datum* values, const bool* nulls, int natts) {
+  set_row(values, nulls, natts);
   return program_.eval(RowView{cells_.data(), params_.data(), &filler_, filled_.data()});
 }
 
@@ -299,7 +303,8 @@ std::optional<TimestampTz> RowEvaluator::next_due() {
     if (cell.kind != CellKind::kInt) continue;
     const ParamSpec& spec = specs[static_cast<std::size_t>(bound.param)];
     Flip flip =
-        next_flip(cell.i, spec, params_[static_cast<std::size_t>(bound.param)], params_now_);
+        next_flip(cell.i, spec, params_[static_cast<std::size_t>(bound.param)], params_now_,
+                  bound.at_least);
     TimestampTz at;
     if (flip.kind == Flip::Kind::kAt) {
       at = flip.at;

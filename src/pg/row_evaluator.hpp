@@ -24,6 +24,13 @@ class RowEvaluator {
   // The same for a row already deformed into values/nulls (natts attributes).
   Tri eval_values(const Datum* values, const bool* nulls, int natts);
 
+  // Makes values/nulls the row that leaf() reads, until the next call of this or eval.
+  void set_row(const Datum* values, const bool* nulls, int natts);
+  // One leaf of the program (Program::leaf_info) on the row set last.
+  Tri leaf(std::size_t index) {
+    return program_.eval_leaf(index, RowView{cells_.data(), params_.data(), &filler_, filled_.data()});
+  }
+
   // After an evaluation: the earliest time after now at which the answer for that row may
   // change as time passes (a lower bound, or the exact time), if any.
   std::optional<TimestampTz> next_due();

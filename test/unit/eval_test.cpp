@@ -211,17 +211,20 @@ TEST(NextFlip, PassedLowerBoundAsksForExactTime) {
   EXPECT_EQ(next_flip(value, month, now - 28 * kDay, now).kind, Flip::Kind::kNever);
 }
 
-// A value equal to now against now itself (the lower bound of WITHIN NEXT: true now, false a
-// microsecond later) is looked at again just after now, never lost.
-TEST(NextFlip, ValueEqualToNowIsLookedAtJustAfter) {
+// value >= now (WITHIN NEXT) is true while now has not passed value, so a value equal to now is
+// looked at again one microsecond later; value <= now (WITHIN LAST) is true from value on and
+// never changes again once reached.
+TEST(NextFlip, ValueEqualToNow) {
   const std::int64_t now = 9000 * kDay;
   ParamSpec at_now{0, 0, TimeUnit::kDay};
-  Flip flip = next_flip(now, at_now, now, now);
+  Flip flip = next_flip(now, at_now, now, now, true);
   EXPECT_EQ(flip.kind, Flip::Kind::kAt);
   EXPECT_EQ(flip.at, now + 1);
-  EXPECT_EQ(next_flip(now + 5, at_now, now, now).at, now + 5);
-  EXPECT_EQ(next_flip(now - 1, at_now, now, now).kind, Flip::Kind::kNever);
-  EXPECT_EQ(next_flip(INT64_MAX, at_now, INT64_MAX, now).kind, Flip::Kind::kNever);
+  EXPECT_EQ(next_flip(now + 5, at_now, now, now, true).at, now + 6);
+  EXPECT_EQ(next_flip(now - 1, at_now, now, now, true).kind, Flip::Kind::kNever);
+  EXPECT_EQ(next_flip(INT64_MAX, at_now, now, now, true).kind, Flip::Kind::kNever);
+  EXPECT_EQ(next_flip(now, at_now, now, now, false).kind, Flip::Kind::kNever);
+  EXPECT_EQ(next_flip(now + 5, at_now, now, now, false).at, now + 5);
 }
 
 TEST(NextFlip, ExtremeValuesDoNotOverflow) {
