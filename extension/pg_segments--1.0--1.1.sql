@@ -47,6 +47,201 @@ COMMENT ON FUNCTION segments.post_upgrade(boolean) IS
 REVOKE ALL ON FUNCTION segments._pending_table_changes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION segments.post_upgrade(boolean) FROM PUBLIC;
 
+-- Changing a segment's definition recomputes its membership in the catalog's BEFORE triggers,
+-- while the old definition is still in the catalog. Realtime segments over related rows that
+-- those membership writes reach (through IN SEGMENT) wait for the AFTER triggers, where the new
+-- definition is in place: in 1.0 they were recomputed at once with the old definitions, which
+-- could undo the change in its own transaction.
+CREATE FUNCTION segments._related_hold(object regclass) RETURNS void
+  AS 'MODULE_PATHNAME', 'pgseg_related_hold' LANGUAGE C STRICT;
+CREATE FUNCTION segments._related_release(object regclass) RETURNS void
+  AS 'MODULE_PATHNAME', 'pgseg_related_release' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION segments._related_hold(regclass), segments._related_release(regclass)
+  FROM PUBLIC;
+
+-- BEFORE INSERT: check the definition and compute the first membership. Rows arriving with a
+-- status other than 'pending' are restored definitions (pg_restore): their membership relation
+-- and data are restored too, so nothing is computed.
+CREATE OR REPLACE FUNCTION segments._segment_before_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  result record;
+BEGIN
+  -- Only a superuser (pg_restore) may insert a definition as already computed; anyone else's
+  -- row is checked and computed whatever status it carries.
+  IF NEW.status IS DISTINCT FROM 'pending'
+     AND (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = segments._outer_role()) THEN
+    RETURN NEW;
+  END IF;
+  NEW.status := 'pending';
+  PERFORM set_config('pg_segments.computed_' || NEW.id, 'yes', true);
+  NEW := segments._normalize(NEW, NULL::segments.segment);
+  PERFORM segments._related_hold(NEW.object);
+  IF NEW.kind = 'realtime' AND NEW.active THEN
+    PERFORM segments._lock_object(NEW.object);
+    PERFORM segments._lock_related(NEW.filter, NEW.object);
+  END IF;
+  PERFORM segments._ensure_object(NEW.object);
+  IF NOT NEW.active THEN
+    NEW.status := 'skipped';
+    NEW.status_detail := 'inactive';
+  ELSIF NEW.kind = 'static' THEN
+    NEW.status := 'ok';
+    PERFORM segments._record_history(NEW.id, 0);
+  ELSE
+    result := segments._apply_refresh(NEW.id, NEW.object, NEW.filter, NEW.owner);
+    NEW.status := 'ok';
+    NEW.last_refresh_at := now();
+    NEW.last_refresh_duration := clock_timestamp() - started;
+    PERFORM segments._record_history(NEW.id, result.total);
+  END IF;
+  NEW.last_error := NULL;
+  PERFORM segments._invalidate(NEW.object);
+  RETURN NEW;
+END
+$$;
+
+
+-- BEFORE UPDATE: check the change; a new filter or activation recomputes membership, a
+-- deactivation ends it. Status and usage updates pass through untouched.
+CREATE OR REPLACE FUNCTION segments._segment_before_update() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  result record;
+  cleared bigint;
+  definition_changed boolean;
+BEGIN
+  definition_changed :=
+    (NEW.name, NEW.system_name, NEW.external_id, NEW.description, NEW.object, NEW.kind,
+     NEW.filter::text, NEW.active, NEW.tags, NEW.schedule, NEW.timezone, NEW.update_on_events,
+     NEW.auto_disable_after, NEW.auto_disabled_at, NEW.activate_at, NEW.deactivate_at, NEW.owner,
+     NEW.id)
+    IS DISTINCT FROM
+    (OLD.name, OLD.system_name, OLD.external_id, OLD.description, OLD.object, OLD.kind,
+     OLD.filter::text, OLD.active, OLD.tags, OLD.schedule, OLD.timezone, OLD.update_on_events,
+     OLD.auto_disable_after, OLD.auto_disabled_at, OLD.activate_at, OLD.deactivate_at, OLD.owner,
+     OLD.id);
+  IF NOT definition_changed THEN
+    RETURN NEW;
+  END IF;
+  NEW := segments._normalize(NEW, OLD);
+  PERFORM segments._related_hold(NEW.object);
+  NEW.updated_at := now();
+  IF NEW.kind = 'realtime' THEN
+    PERFORM segments._lock_object(NEW.object);
+    PERFORM segments._lock_related(NEW.filter, NEW.object);
+  ELSIF OLD.active AND NOT NEW.active THEN
+    -- Writers move the memberships of every kind of segment with their rows' keys: a
+    -- deactivation waits for them, or a key moved meanwhile would leave a member behind.
+    PERFORM segments._lock_object(NEW.object);
+  END IF;
+  IF NOT NEW.active THEN
+    IF OLD.active THEN
+      cleared := segments._clear_membership(NEW.id, NEW.object);
+      IF NEW.kind = 'static' AND cleared > 0 THEN
+        RAISE NOTICE 'static segment "%" lost its % members on deactivation',
+                     NEW.system_name, cleared;
+      END IF;
+      PERFORM segments._record_history(NEW.id, 0);
+    END IF;
+    NEW.status := 'skipped';
+    NEW.status_detail := 'inactive';
+  ELSIF NEW.kind <> 'static' AND (NOT OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
+    result := segments._apply_refresh(NEW.id, NEW.object, NEW.filter, NEW.owner);
+    NEW.status := 'ok';
+    NEW.status_detail := NULL;
+    NEW.last_error := NULL;
+    NEW.last_refresh_at := now();
+    NEW.last_refresh_duration := clock_timestamp() - started;
+    PERFORM segments._record_history(NEW.id, result.total);
+  ELSIF NOT OLD.active THEN
+    NEW.status := 'ok';
+    NEW.status_detail := NULL;
+    NEW.last_error := NULL;
+  END IF;
+  PERFORM segments._invalidate(NEW.object);
+  RETURN NEW;
+END
+$$;
+
+
+-- BEFORE DELETE: the segment's members leave it (written to the feed, so consumers see them
+-- go) and its history goes; never the object's rows.
+CREATE OR REPLACE FUNCTION segments._segment_before_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  entry segments.object;
+  referrers text := segments._referrers(OLD.system_name);
+BEGIN
+  IF referrers IS NOT NULL THEN
+    RAISE EXCEPTION 'cannot drop segment "%" because other segments depend on it', OLD.system_name
+      USING ERRCODE = 'dependent_objects_still_exist',
+            DETAIL = format('Segments with IN SEGMENT %L: %s.', OLD.system_name, referrers),
+            HINT = 'Change or drop those segments first.';
+  END IF;
+  PERFORM segments._related_hold(OLD.object);
+  -- Writers move the memberships of every kind of segment with their rows' keys: a drop waits
+  -- for them, or a key moved meanwhile would leave a member of a segment that is gone.
+  PERFORM segments._lock_object(OLD.object);
+  SELECT * INTO entry FROM segments.object o WHERE o.object = OLD.object;
+  IF FOUND AND to_regclass(entry.membership::text) IS NOT NULL THEN
+    PERFORM segments._clear_membership(OLD.id, OLD.object);
+  END IF;
+  DELETE FROM segments.history h WHERE h.segment_id = OLD.id;
+  DELETE FROM segments.event_marks m WHERE m.segment_id = OLD.id;
+  DELETE FROM segments.related_rechecks r WHERE r.segment_id = OLD.id;
+  RETURN OLD;
+END
+$$;
+
+
+-- AFTER DELETE: an object without segments loses its membership relation and triggers.
+CREATE OR REPLACE FUNCTION segments._segment_after_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._related_release(OLD.object);
+  IF OLD.kind = 'realtime' THEN
+    PERFORM segments._sync_related(OLD.object);
+  END IF;
+  PERFORM segments._drop_object_if_unused(OLD.object);
+  PERFORM segments._invalidate(OLD.object);
+  RETURN NULL;
+END
+$$;
+
+
+-- AFTER INSERT OR UPDATE: a relative-time realtime segment that is new, newly active or has a
+-- new filter adds its rows' recheck times (the new definition is visible here). Times left by
+-- segments that are gone or changed only cause early, harmless rechecks.
+CREATE OR REPLACE FUNCTION segments._segment_after_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM segments._related_release(NEW.object);
+  IF TG_OP = 'INSERT'
+     AND current_setting('pg_segments.computed_' || NEW.id, true) IS DISTINCT FROM 'yes' THEN
+    RETURN NULL;  -- a restored definition: its recheck times are restored too
+  END IF;
+  IF NEW.kind = 'realtime' AND NEW.active AND segments._is_time_relative(NEW.filter)
+     AND (TG_OP = 'INSERT' OR NOT OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
+    PERFORM segments._merge_rechecks(NEW.object, NEW.id);
+  END IF;
+  -- Realtime segments over related rows: triggers on the tables they read.
+  IF NEW.kind = 'realtime'
+     AND (TG_OP = 'INSERT' OR NEW.active <> OLD.active OR NEW.filter::text <> OLD.filter::text) THEN
+    PERFORM segments._sync_related(NEW.object);
+    DELETE FROM segments.related_rechecks r WHERE r.segment_id = NEW.id;
+    IF NEW.active AND segments._is_time_relative(NEW.filter)
+       AND segments._is_related(NEW.filter, NEW.object) THEN
+      PERFORM segments._related_due_all(NEW.object, NEW.id);
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
 -- Installations with segments are told what is left to do.
 DO $$
 BEGIN

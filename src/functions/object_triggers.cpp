@@ -88,6 +88,9 @@ PGSEG_FUNCTION(pgseg_object_truncate_trigger) {
 PGSEG_FUNCTION(pgseg_related_row_trigger) {
   TriggerData* data = trigger_data(fcinfo, "_related_row_trigger");
   const TriggerEvent event = data->tg_event;
+  if (TRIGGER_FIRED_BY_UPDATE(event)) {
+    pgseg::pg::related_row_updating(data->tg_relation, data->tg_newtuple);
+  }
   pgseg::pg::related_row_changed(data->tg_relation, data->tg_trigtuple);
   if (TRIGGER_FIRED_BY_UPDATE(event)) {
     pgseg::pg::related_row_changed(data->tg_relation, data->tg_newtuple);
@@ -121,6 +124,19 @@ PGSEG_FUNCTION(pgseg_related_recheck) {
 // related rows with relative time.
 PGSEG_FUNCTION(pgseg_related_due_all) {
   return Int64GetDatum(pgseg::pg::related_due_all(PG_GETARG_OID(0), PG_GETARG_INT64(1)));
+}
+
+// _related_hold(object), _related_release(object): around a change of one of the object's
+// segment definitions (the catalog's BEFORE and AFTER triggers), realtime segments over related
+// rows are recomputed with the new definitions, not the old ones.
+PGSEG_FUNCTION(pgseg_related_hold) {
+  pgseg::pg::related_hold(PG_GETARG_OID(0));
+  PG_RETURN_VOID();
+}
+
+PGSEG_FUNCTION(pgseg_related_release) {
+  pgseg::pg::related_release(PG_GETARG_OID(0));
+  PG_RETURN_VOID();
 }
 
 // _merge_rechecks(object, segment): a segment's recheck times merged into the object's.

@@ -56,6 +56,8 @@ struct Plans {
   SPIPlanPtr changes = nullptr;
   SPIPlanPtr dues = nullptr;
   SPIPlanPtr netted = nullptr;
+  SPIPlanPtr dues_rechecked = nullptr;  // the same, for rechecks: every stored time is replaced
+  SPIPlanPtr netted_rechecked = nullptr;
   SPIPlanPtr truncate = nullptr;
 };
 
@@ -142,10 +144,10 @@ ObjectInfo load_object_info(Oid relid) {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
       Oid types[1] = {OIDOID};
       Datum values[1] = {ObjectIdGetDatum(relid)};
-      int rc = SPI_execute_with_args(
+      int rc = execute_catalog_query(
           "SELECT membership::oid, rechecks::oid, key_column::text, key_type::oid "
           "FROM segments.object WHERE object::oid = $1",
-          1, types, values, nullptr, true, 1);
+          1, types, values, 1);
       if (rc == SPI_OK_SELECT && SPI_processed == 1) {
         bool isnull;
         HeapTuple row = SPI_tuptable->vals[0];
@@ -208,8 +210,9 @@ ObjectInfo load_object_info(Oid relid) {
 }
 
 void free_plans(Plans& plans) {
-  for (SPIPlanPtr* plan : {&plans.deleted, &plans.moved_remove, &plans.moved_add, &plans.changes,
-                           &plans.dues, &plans.netted, &plans.truncate}) {
+  for (SPIPlanPtr* plan :
+       {&plans.deleted, &plans.moved_remove, &plans.moved_add, &plans.changes, &plans.dues,
+        &plans.netted, &plans.dues_rechecked, &plans.netted_rechecked, &plans.truncate}) {
     if (*plan != nullptr) {
       SPIPlanPtr doomed = *plan;
       *plan = nullptr;
@@ -311,8 +314,9 @@ void flush_deleted(CachedObject& object, const std::vector<Datum>& keys) {
   run_plan(info, &object.plans.deleted, sql, 1, types, values);
 }
 
-// Re-keyed rows keep their memberships. Delete then insert, in two statements, because keys
-// may be swapped within one statement, which an UPDATE of the primary key could not do.
+// Re-keyed rows keep their memberships and recheck times. Delete then insert, in two
+// statements, because keys may be swapped within one statement, which an UPDATE of the primary
+// key could not do.
 void flush_moved(CachedObject& object, const std::vector<Datum>& old_keys,
                  const std::vector<Datum>& new_keys) {
   const ObjectInfo& info = object.info;
@@ -324,31 +328,45 @@ void flush_moved(CachedObject& object, const std::vector<Datum>& old_keys,
       " moves.old_key RETURNING m.segment_id, moves.old_key, moves.new_key, m.entered_at), "
       "unscheduled AS (DELETE FROM " +
       info.rechecks_sql + " r USING moves WHERE r.member " + info.key_equals +
-      " moves.old_key), "
+      " moves.old_key RETURNING moves.new_key, r.due_at), "
       "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
       "SELECT segment_id, old_key::pg_catalog.text, 'exited' FROM gone) "
-      "SELECT pg_catalog.array_agg(segment_id), pg_catalog.array_agg(new_key), "
-      "pg_catalog.array_agg(entered_at) FROM gone";
-  Oid types[3] = {info.key_array_type, info.key_array_type, InvalidOid};
-  Datum values[3] = {key_array(info, old_keys), key_array(info, new_keys), Datum(0)};
+      "SELECT (SELECT pg_catalog.array_agg(segment_id) FROM gone), "
+      "(SELECT pg_catalog.array_agg(new_key) FROM gone), "
+      "(SELECT pg_catalog.array_agg(entered_at) FROM gone), "
+      "(SELECT pg_catalog.array_agg(new_key) FROM unscheduled), "
+      "(SELECT pg_catalog.array_agg(due_at) FROM unscheduled)";
+  Oid types[5] = {info.key_array_type, info.key_array_type, InvalidOid, InvalidOid, InvalidOid};
+  Datum values[5] = {key_array(info, old_keys), key_array(info, new_keys), Datum(0), Datum(0),
+                     Datum(0)};
   std::vector<Datum> moved =
       run_plan(info, &object.plans.moved_remove, remove_sql, 2, types, values);
-  if (moved.empty() || moved[0] == Datum(0)) return;  // no memberships held by the old keys
+  if (moved.size() < 5 || (moved[0] == Datum(0) && moved[3] == Datum(0))) return;
+  // A recheck time that has passed stays (see flush_dues); the earlier of two times wins.
   std::string add_sql =
       "WITH added AS (INSERT INTO " + info.membership_sql +
       " (segment_id, member, entered_at) SELECT * FROM ROWS FROM (pg_catalog.unnest($1), "
       "pg_catalog.unnest($2), pg_catalog.unnest($3)) "
       "ON CONFLICT DO NOTHING RETURNING segment_id, member), "
+      "rescheduled AS (INSERT INTO " +
+      info.rechecks_sql +
+      " AS r (member, due_at) SELECT * FROM ROWS FROM (pg_catalog.unnest($4), "
+      "pg_catalog.unnest($5)) ON CONFLICT (member) DO UPDATE SET due_at = "
+      "LEAST(r.due_at, EXCLUDED.due_at)), "
       "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
       "SELECT segment_id, member::pg_catalog.text, 'entered' FROM added RETURNING segment_id)" +
       std::string(kNotify);
   types[0] = INT8ARRAYOID;
   types[1] = info.key_array_type;
   types[2] = TIMESTAMPTZARRAYOID;
-  values[0] = moved[0];
-  values[1] = moved[1];
-  values[2] = moved[2];
-  run_plan(info, &object.plans.moved_add, add_sql, 3, types, values);
+  types[3] = info.key_array_type;
+  types[4] = TIMESTAMPTZARRAYOID;
+  char nulls[6] = "     ";
+  for (int i = 0; i < 5; ++i) {
+    values[i] = moved[static_cast<std::size_t>(i)];
+    if (values[i] == Datum(0)) nulls[i] = 'n';
+  }
+  run_plan(info, &object.plans.moved_add, add_sql, 5, types, values, nulls);
 }
 
 // Realtime entries and exits. Within one flush a pair may change more than once (nested
@@ -360,8 +378,7 @@ void flush_changes(CachedObject& object, const std::vector<PendingChange>& chang
       "pg_catalog.unnest($3)) WITH ORDINALITY AS c(segment_id, member, entering, ord)), "
       "net AS (SELECT segment_id, member, "
       "(pg_catalog.array_agg(entering ORDER BY ord DESC))[1] AS entering FROM c "
-      "GROUP BY segment_id, member HAVING (pg_catalog.array_agg(entering ORDER BY ord))[1] = "
-      "(pg_catalog.array_agg(entering ORDER BY ord DESC))[1]), "
+      "GROUP BY segment_id, member), "
       "removed AS (DELETE FROM " +
       info.membership_sql +
       " m USING net WHERE NOT net.entering "
@@ -396,8 +413,22 @@ void flush_changes(CachedObject& object, const std::vector<PendingChange>& chang
   run_plan(info, &object.plans.changes, sql, 3, types, arrays);
 }
 
+// How a buffered recheck time replaces the stored one. A writer evaluates only the segments
+// that read a changed column, so a stored time that has passed (a change nobody has applied
+// yet) is never removed or moved later by it: refresh_due() applies it. A recheck evaluates
+// every relative-time segment against stored membership, and its times replace any.
+std::string keeps_passed_times(bool rechecked) {
+  return rechecked ? "" : " AND r.due_at OPERATOR(pg_catalog.>) pg_catalog.now()";
+}
+std::string replaces_time(bool rechecked) {
+  return rechecked ? "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at"
+                   : "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at AND (r.due_at "
+                     "OPERATOR(pg_catalog.>) pg_catalog.now() OR EXCLUDED.due_at "
+                     "OPERATOR(pg_catalog.<) r.due_at)";
+}
+
 // Relative-time recheck times; the last one buffered for a key wins.
-void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues) {
+void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues, bool rechecked) {
   const ObjectInfo& info = object.info;
   std::string sql =
       "WITH d AS (SELECT DISTINCT ON (member) member, due_at FROM ROWS FROM "
@@ -405,15 +436,14 @@ void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues) {
       "ORDER BY member, ord DESC), "
       "unscheduled AS (DELETE FROM " +
       info.rechecks_sql +
-      " r USING d WHERE d.due_at IS NULL "
-      "AND r.member " +
+      " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) + " AND r.member " +
       info.key_equals +
       " d.member) "
       "INSERT INTO " +
       info.rechecks_sql +
       " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
-      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at "
-      "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at";
+      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
+      replaces_time(rechecked);
   Datum arrays[2] = {Datum(0), Datum(0)};
   pg_guard([&] {
     const int n = static_cast<int>(dues.size());
@@ -434,7 +464,8 @@ void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues) {
                                                    FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
   });
   Oid types[2] = {info.key_array_type, TIMESTAMPTZARRAYOID};
-  run_plan(info, &object.plans.dues, sql, 2, types, arrays);
+  run_plan(info, rechecked ? &object.plans.dues_rechecked : &object.plans.dues, sql, 2, types,
+           arrays);
 }
 
 // Key types whose equality is their bytes' equality and whose order C++ can reproduce; for
@@ -503,13 +534,13 @@ Netted net_effect(KeyOrder order, const std::vector<PendingChange>& changes,
            compare_keys(order, changes[index[j]].key, first.key) == 0) {
       ++j;
     }
+    // The last answer wins; entries and exits are written idempotently (an entry of a member or
+    // an exit of a non-member writes nothing), so a row that entered and left within one flush
+    // leaves membership as it was, and an answer set again over a newer stored one (see
+    // realtime_row_updated) corrects it.
     const PendingChange& last = changes[index[j - 1]];
-    // Entering then leaving (or the reverse) within one flush leaves membership as it was.
-    if (first.entering == last.entering) {
-      (last.entering ? net.enter_segments : net.exit_segments)
-          .push_back(Int64GetDatum(last.segment));
-      (last.entering ? net.enter_keys : net.exit_keys).push_back(last.key);
-    }
+    (last.entering ? net.enter_segments : net.exit_segments).push_back(Int64GetDatum(last.segment));
+    (last.entering ? net.enter_keys : net.exit_keys).push_back(last.key);
     i = j;
   }
   index.resize(dues.size());
@@ -532,7 +563,7 @@ Netted net_effect(KeyOrder order, const std::vector<PendingChange>& changes,
 }
 
 // Realtime changes and recheck times of keys with a C++ order, in one statement.
-void flush_netted(CachedObject& object, const Netted& net) {
+void flush_netted(CachedObject& object, const Netted& net, bool rechecked) {
   const ObjectInfo& info = object.info;
   std::string sql =
       "WITH removed AS (DELETE FROM " + info.membership_sql +
@@ -551,15 +582,14 @@ void flush_netted(CachedObject& object, const Netted& net) {
       "AS d(member, due_at)), "
       "unscheduled AS (DELETE FROM " +
       info.rechecks_sql +
-      " r USING d WHERE d.due_at IS NULL "
-      "AND r.member " +
+      " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) + " AND r.member " +
       info.key_equals +
       " d.member), "
       "scheduled AS (INSERT INTO " +
       info.rechecks_sql +
       " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
-      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at "
-      "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at)" +
+      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
+      replaces_time(rechecked) + ")" +
       std::string(kNotify);
   Datum arrays[6];
   pg_guard([&] {
@@ -592,7 +622,8 @@ void flush_netted(CachedObject& object, const Netted& net) {
   });
   Oid types[6] = {INT8ARRAYOID,        info.key_array_type, INT8ARRAYOID,
                   info.key_array_type, info.key_array_type, TIMESTAMPTZARRAYOID};
-  run_plan(info, &object.plans.netted, sql, 6, types, arrays);
+  run_plan(info, rechecked ? &object.plans.netted_rechecked : &object.plans.netted, sql, 6, types,
+           arrays);
 }
 
 }  // namespace
@@ -624,7 +655,7 @@ void buffer_due(const ObjectInfo& info, Datum key, std::optional<TimestampTz> du
       {kept, due.value_or(0), due.has_value(), GetCurrentSubTransactionId()});
 }
 
-void flush_object(Oid relid) {
+void flush_object(Oid relid, bool rechecked) {
   State& s = state();
   auto found = s.pending.find(relid);
   if (found == s.pending.end() || found->second.empty()) return;
@@ -653,12 +684,12 @@ void flush_object(Oid relid) {
   if (order != KeyOrder::kNone) {
     Netted net = net_effect(order, pending.changes, pending.dues);
     if (!net.exit_keys.empty() || !net.enter_keys.empty() || !net.due_keys.empty()) {
-      flush_netted(object, net);
+      flush_netted(object, net, rechecked);
     }
     return;
   }
   if (!pending.changes.empty()) flush_changes(object, pending.changes);
-  if (!pending.dues.empty()) flush_dues(object, pending.dues);
+  if (!pending.dues.empty()) flush_dues(object, pending.dues, rechecked);
 }
 
 void truncate_object_membership(Oid relid) {

@@ -40,8 +40,10 @@ void buffer_change(const ObjectInfo& info, std::int64_t segment, Datum key, bool
 void buffer_due(const ObjectInfo& info, Datum key, std::optional<TimestampTz> due);
 
 // Writes everything buffered for relid: one set-wise statement per kind of change, with the
-// change feed and a NOTIFY per segment touched.
-void flush_object(Oid relid);
+// change feed and a NOTIFY per segment touched. rechecked: the buffered recheck times come
+// from evaluating every relative-time segment against stored membership (refresh_due()), and
+// replace stored ones even where those have passed.
+void flush_object(Oid relid, bool rechecked = false);
 
 // TRUNCATE of the object: every membership of it ends.
 void truncate_object_membership(Oid relid);

@@ -98,11 +98,11 @@ std::vector<Definition> load_definitions(Oid relid) {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
       Oid types[1] = {OIDOID};
       Datum values[1] = {ObjectIdGetDatum(relid)};
-      int rc = SPI_execute_with_args(
+      int rc = execute_catalog_query(
           "SELECT id, filter::text FROM segments.segment WHERE object::oid = $1 "
           "AND kind = 'realtime' AND active AND filter IS NOT NULL "
           "AND NOT segments._is_related(filter, object) ORDER BY id",
-          1, types, values, nullptr, true, 0);
+          1, types, values, 0);
       if (rc == SPI_OK_SELECT) {
         r.count = static_cast<int>(SPI_processed);
         r.ids = static_cast<int64*>(MemoryContextAlloc(caller, sizeof(int64) * (r.count + 1)));
@@ -372,11 +372,20 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       RowEvaluator& evaluator = *segment.compiled->evaluator;
       const bool was =
           is_member(evaluator.eval_values(object.old_values.data(), object.old_nulls.get(), natts));
-      if (segment.time_relative) earliest(marked_old, evaluator.next_due());
+      std::optional<TimestampTz> old_due;
+      if (segment.time_relative) {
+        old_due = evaluator.next_due();
+        earliest(marked_old, old_due);
+      }
       const bool is =
           is_member(evaluator.eval_values(object.new_values.data(), object.new_nulls.get(), natts));
       if (segment.time_relative) earliest(marked_new, evaluator.next_due());
-      if (was != is) buffer_change(info, segment.id, key, is);
+      // The old row's answer may have changed since this transaction's now() (its next change
+      // is already past on the clock), and a recheck or a writer with a later now() may have
+      // stored that newer answer: the new answer is then set, not derived from the old one.
+      const bool old_answer_may_be_stale =
+          old_due && *old_due <= pg_guard([] { return GetCurrentTimestamp(); });
+      if (was != is || old_answer_may_be_stale) buffer_change(info, segment.id, key, is);
     }
     if (object.time_segments.empty() || (!time_changed && !key_changed)) return;
     if (key_changed) {
@@ -685,7 +694,7 @@ std::int64_t recheck_due_rows(Oid relid, int limit) {
       });
     });
   }
-  flush_object(relid);
+  flush_object(relid, true);
   return rows.count;
 }
 

@@ -47,6 +47,8 @@ struct Reverse {
   std::vector<Oid> types;
   SPIPlanPtr plan = nullptr;
   std::vector<std::int64_t> segments;  // the object's segments that read the row this way
+  // A membership relation: the segments IN SEGMENT reads (only their rows matter).
+  std::vector<std::int64_t> read_segments;
 };
 
 // For a segment that reads a table only through aggregates over its rows (orders.count(...),
@@ -72,6 +74,10 @@ struct TableRelated {
   bool stale = false;
   std::vector<Oid> objects;  // objects whose segments read the table (invalidate this entry)
   std::vector<Reverse> reverses;
+  // Object rows reach the table's rows through many-to-one keys: an UPDATE locks the row FOR
+  // UPDATE (see related_row_updating).
+  bool referenced = false;
+  SPIPlanPtr lock = nullptr;
   std::vector<std::unique_ptr<RowTest>> tests;
 };
 
@@ -80,6 +86,9 @@ struct State {
   std::unordered_map<Oid, std::unique_ptr<TableRelated>> tables;
   // Marked keys (text form) per object, until the statement's end.
   std::unordered_map<Oid, std::vector<std::string>> marks;
+  // Objects whose segment definitions are being changed, with the subtransaction that began
+  // the change: their marks wait for the new definitions (related_release).
+  std::unordered_map<Oid, SubTransactionId> holds;
   std::vector<std::unique_ptr<ObjectRelated>> retired_objects;
   std::vector<std::unique_ptr<TableRelated>> retired_tables;
 };
@@ -110,6 +119,11 @@ void on_relcache_invalidation(Datum, Oid relid) {
 }
 
 void free_plans(TableRelated& table) {
+  if (table.lock != nullptr) {
+    SPIPlanPtr plan = table.lock;
+    table.lock = nullptr;
+    pg_guard([&] { SPI_freeplan(plan); });
+  }
   for (Reverse& reverse : table.reverses) {
     if (reverse.plan == nullptr) continue;
     SPIPlanPtr plan = reverse.plan;
@@ -122,6 +136,7 @@ void on_transaction_end(XactEvent event, void*) {
   if (!ends_transaction(event)) return;
   State& s = state();
   s.marks.clear();
+  s.holds.clear();
   for (auto& object : s.retired_objects) {
     for (auto& compiled : object->compiled) retire_compiled(std::move(compiled));
     std::vector<SPIPlanPtr> plans{object->lock, object->all};
@@ -317,6 +332,12 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
         const CompiledFilter& compiled = *related.compiled[i];
         if (related_reads(*compiled.ast, *compiled.bound).segments) {
           reverse.segments.push_back(related.segments[i]);
+          for (std::int64_t read : compiled.bound->segments()) {
+            if (std::find(reverse.read_segments.begin(), reverse.read_segments.end(), read) ==
+                reverse.read_segments.end()) {
+              reverse.read_segments.push_back(read);
+            }
+          }
         }
       }
       table->reverses.push_back(std::move(reverse));
@@ -366,6 +387,7 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
           table->reverses.push_back(std::move(reverse));
         }
       }
+      if (reads_table && !only_aggregated) table->referenced = true;
       if (reads_table && only_aggregated) {
         std::unique_ptr<RowTest> test = row_test(object, segment, compiled.canonical, relid);
         if (test) table->tests.push_back(std::move(test));
@@ -419,7 +441,13 @@ void mark_reverse(TableRelated& table, Reverse& reverse, Relation relation, Heap
   if (!affects) return;
   auto mark_key = [&](const std::string& key) { mark(reverse.object, key); };
   if (reverse.member_column) {
+    // Only the membership of segments that IN SEGMENT reads changes an answer.
     bool isnull;
+    Datum segment = pg_guard([&] { return heap_getattr(tuple, 1, desc, &isnull); });
+    if (isnull || std::find(reverse.read_segments.begin(), reverse.read_segments.end(),
+                            DatumGetInt64(segment)) == reverse.read_segments.end()) {
+      return;
+    }
     Datum member = pg_guard([&] { return heap_getattr(tuple, 2, desc, &isnull); });
     if (!isnull) mark_key(key_text(info.key_type, member));
     return;
@@ -453,9 +481,12 @@ void mark_reverse(TableRelated& table, Reverse& reverse, Relation relation, Heap
         SPI_keepplan(plan);
         reverse.plan = plan;
       }
-      if (SPI_execute_plan(reverse.plan, values.data(), nullptr, true, 0) != SPI_OK_SELECT) {
-        elog(ERROR, "pg_segments: a related lookup failed");
-      }
+      // The latest snapshot: an object row committed while this statement waited for a lock
+      // (see related_row_updating) must be found.
+      PushActiveSnapshot(GetLatestSnapshot());
+      const int rc = SPI_execute_plan(reverse.plan, values.data(), nullptr, true, 0);
+      PopActiveSnapshot();
+      if (rc != SPI_OK_SELECT) elog(ERROR, "pg_segments: a related lookup failed");
       Keys k{static_cast<int>(SPI_processed), nullptr};
       k.texts = static_cast<char**>(MemoryContextAllocZero(caller, sizeof(char*) * (k.count + 1)));
       for (int i = 0; i < k.count; ++i) {
@@ -687,6 +718,39 @@ void related_mark_object_row(Oid relid, Oid key_type, Datum key) {
   mark(relid, key_text(key_type, key));
 }
 
+void related_row_updating(Relation relation, HeapTuple new_tuple) {
+  const Oid relid = RelationGetRelid(relation);
+  TableRelated& table = table_related(relid);
+  if (!table.referenced) return;
+  // A transaction that is adding an object row referencing this row holds a KEY SHARE lock on
+  // it (its foreign key check) and will recompute that object row with the row as it saw it.
+  // FOR UPDATE waits for it to end, so that the reverse look-up (latest snapshot) finds its
+  // object row and recomputes it with this change.
+  as_role(relation_owner(relid), [&] {
+    return pg_guard([&] {
+      if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+      if (table.lock == nullptr) {
+        std::string sql = std::string("SELECT 1 FROM ONLY ") +
+                          quote_qualified_identifier(
+                              get_namespace_name(RelationGetNamespace(relation)),
+                              RelationGetRelationName(relation)) +
+                          " WHERE ctid OPERATOR(pg_catalog.=) $1 FOR UPDATE";
+        Oid types[1] = {TIDOID};
+        SPIPlanPtr plan = SPI_prepare(sql.c_str(), 1, types);
+        if (plan == nullptr) elog(ERROR, "pg_segments: preparing a row lock failed");
+        SPI_keepplan(plan);
+        table.lock = plan;
+      }
+      Datum values[1] = {PointerGetDatum(&new_tuple->t_self)};
+      if (SPI_execute_plan(table.lock, values, nullptr, false, 0) != SPI_OK_SELECT) {
+        elog(ERROR, "pg_segments: locking a referenced row failed");
+      }
+      SPI_finish();
+      return 0;
+    });
+  });
+}
+
 void related_row_changed(Relation relation, HeapTuple tuple) {
   TableRelated& table = table_related(RelationGetRelid(relation));
   for (Reverse& reverse : table.reverses) mark_reverse(table, reverse, relation, tuple);
@@ -701,8 +765,19 @@ void sort_unique(std::vector<std::string>& keys) {
 
 }  // namespace
 
+void related_hold(Oid relid) {
+  SubTransactionId current = pg_guard([] { return GetCurrentSubTransactionId(); });
+  state().holds.emplace(relid, current);
+}
+
+void related_release(Oid relid) {
+  state().holds.erase(relid);
+  related_flush(relid);
+}
+
 void related_flush(Oid relid) {
   State& s = state();
+  if (s.holds.count(relid) != 0) return;  // flushed by related_release
   auto found = s.marks.find(relid);
   if (found == s.marks.end() || found->second.empty()) return;
   std::vector<std::string> every;  // every key marked, for any segment
@@ -807,9 +882,24 @@ void related_truncated(Oid relid) {
   }
 }
 
+namespace {
+
+// A definition change that failed inside a savepoint releases its hold (holds taken in the
+// aborted subtransaction or below it have its id or a later one).
+void on_subtransaction_end(SubXactEvent event, SubTransactionId subid, SubTransactionId, void*) {
+  if (event != SUBXACT_EVENT_ABORT_SUB) return;
+  auto& holds = state().holds;
+  for (auto it = holds.begin(); it != holds.end();) {
+    it = it->second >= subid ? holds.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace
+
 void register_related_callbacks() {
   CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
   RegisterXactCallback(on_transaction_end, nullptr);
+  RegisterSubXactCallback(on_subtransaction_end, nullptr);
 }
 
 }  // namespace pgseg::pg

@@ -18,6 +18,16 @@ void related_mark_object_row(Oid relid, Oid key_type, Datum key);
 // rows that reach it, for every object with realtime segments reading the table.
 void related_row_changed(Relation relation, HeapTuple tuple);
 
+// An UPDATE of a row that object rows may reference through many-to-one keys, before its old and
+// new versions are passed to related_row_changed: waits for transactions adding references.
+void related_row_updating(Relation relation, HeapTuple new_tuple);
+
+// A definition of one of relid's segments is being changed (segments.segment's BEFORE
+// triggers): until related_release (its AFTER triggers, where the new definition is in the
+// catalog), marks for relid are kept instead of being recomputed with the old definitions.
+void related_hold(Oid relid);
+void related_release(Oid relid);
+
 // Recomputes the marked keys of one object (after its own statement), or of every object.
 void related_flush(Oid relid);
 void related_flush_all();

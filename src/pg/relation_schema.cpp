@@ -122,7 +122,7 @@ RawKey* read_foreign_keys(Oid relid, int* count) {
       "   AND (c.conrelid OPERATOR(pg_catalog.=) $1 OR (c.confrelid OPERATOR(pg_catalog.=) $1 "
       "        AND c.conrelid OPERATOR(pg_catalog.<>) $1)) "
       " ORDER BY c.conrelid OPERATOR(pg_catalog.<>) $1, c.conname, c.oid, k.n";
-  if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
+  if (execute_catalog_query(query, 1, types, values, 0) != SPI_OK_SELECT) {
     elog(ERROR, "pg_segments: reading foreign keys failed");
   }
   const int rows = static_cast<int>(SPI_processed);

@@ -5,6 +5,13 @@
 
 namespace pgseg::pg {
 
+int execute_catalog_query(const char* query, int nargs, Oid* types, Datum* values, long count) {
+  PushActiveSnapshot(GetLatestSnapshot());
+  const int rc = SPI_execute_with_args(query, nargs, types, values, nullptr, true, count);
+  PopActiveSnapshot();
+  return rc;
+}
+
 namespace {
 
 struct RunResult {
@@ -134,7 +141,7 @@ std::vector<std::vector<std::string>> text_rows(const char* query, Oid type, Dat
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
       Oid types[1] = {type};
       Datum values[1] = {value};
-      if (SPI_execute_with_args(query, 1, types, values, nullptr, true, 0) != SPI_OK_SELECT) {
+      if (execute_catalog_query(query, 1, types, values, 0) != SPI_OK_SELECT) {
         elog(ERROR, "pg_segments: a catalog query failed");
       }
       Raw r{static_cast<int>(SPI_processed), SPI_tuptable->tupdesc->natts, nullptr};

@@ -22,6 +22,11 @@ std::vector<int64> run_sql(const std::string& statement, Oid role = InvalidOid, 
 std::vector<Datum> run_sql_row(const std::string& statement, Oid role, int nparams, Oid* types,
                                Datum* values);
 
+// SPI_execute_with_args of a read-only catalog query (call it inside pg_guard, SPI connected)
+// under the latest snapshot rather than the statement's: definitions are read as committed
+// now, so a writer that waited for a definition change's lock sees that change.
+int execute_catalog_query(const char* query, int nargs, Oid* types, Datum* values, long count);
+
 // Runs body with search_path pinned to pg_catalog, pg_temp and, when role is valid, the
 // current user switched to role (restricted, local), restoring both afterwards.
 template <typename Body>
