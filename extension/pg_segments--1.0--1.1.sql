@@ -81,6 +81,9 @@ BEGIN
   IF NEW.kind = 'realtime' AND NEW.active THEN
     PERFORM segments._lock_object(NEW.object);
     PERFORM segments._lock_related(NEW.filter, NEW.object);
+  ELSIF NEW.active AND NEW.kind = 'scheduled' THEN
+    -- No write of the table during the first computation (see _apply_refresh).
+    PERFORM segments._lock_object(NEW.object);
   END IF;
   PERFORM segments._ensure_object(NEW.object);
   IF NOT NEW.active THEN
@@ -132,9 +135,10 @@ BEGIN
   IF NEW.kind = 'realtime' THEN
     PERFORM segments._lock_object(NEW.object);
     PERFORM segments._lock_related(NEW.filter, NEW.object);
-  ELSIF OLD.active AND NOT NEW.active THEN
-    -- Writers move the memberships of every kind of segment with their rows' keys: a
-    -- deactivation waits for them, or a key moved meanwhile would leave a member behind.
+  ELSIF OLD.active <> NEW.active OR NEW.filter::text IS DISTINCT FROM OLD.filter::text THEN
+    -- Writers move the memberships of every kind of segment with their rows' keys, and delete
+    -- them with their rows: a deactivation or a recomputation waits for them and holds them off
+    -- (see _apply_refresh), or a member could be left behind.
     PERFORM segments._lock_object(NEW.object);
   END IF;
   IF NOT NEW.active THEN
@@ -238,6 +242,83 @@ BEGIN
     END IF;
   END IF;
   RETURN NULL;
+END
+$$;
+
+
+-- A row deleted while a refresh runs no longer stays a member (1.0 could leave it in a
+-- scheduled segment until the next refresh): definition changes of every kind of segment hold
+-- the table (as realtime ones did), other refreshes lock the rows they add.
+-- Recomputes one segment's membership with one set-based statement, after checking that its
+-- owner may still read what it reads, writing only the difference (and its change feed).
+CREATE OR REPLACE FUNCTION segments._apply_refresh(segment bigint, object regclass,
+                                        filter segments.segment_filter, owner regrole,
+                                        OUT added bigint, OUT removed bigint, OUT total bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET enable_hashjoin = off AS $$
+DECLARE
+  entry segments.object;
+  equals text;
+  new_members text;
+  counts bigint[];
+  caller_work_mem text := current_setting('work_mem');
+BEGIN
+  entry := segments._ensure_object(object);
+  equals := segments._key_equals(entry.key_type);
+  -- The owner's rights decide what the segment may read; the statement itself writes the
+  -- extension's tables, which nobody else may write.
+  PERFORM segments._check_readable(owner, object, filter);
+  -- The comparison of the new set with the stored one is a merge join with the membership's
+  -- (segment_id, member) index: sorting the new keys costs less than hashing both sides (a
+  -- refresh of a 50% filter over 1,000,000 rows that changes nothing: 383 ms instead of 528).
+  -- Sorts get room (at least 64MB, as for a batch job), for this statement only.
+  IF pg_size_bytes(caller_work_mem) < 64 * 1024 * 1024 THEN
+    PERFORM set_config('work_mem', '64MB', true);
+  END IF;
+  -- A row deleted while the refresh runs must not stay a member. Definition changes hold the
+  -- table in SHARE ROW EXCLUSIVE mode (no writer runs meanwhile); other refreshes lock the
+  -- rows they add FOR KEY SHARE (a row deleted meanwhile is left out, or its deletion waits for
+  -- this transaction and then removes the new membership too).
+  IF EXISTS (SELECT 1 FROM pg_locks l
+              WHERE l.locktype = 'relation' AND l.relation = object::oid
+                AND l.pid = pg_backend_pid() AND l.granted
+                AND l.mode IN ('ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')) THEN
+    new_members := 'SELECT diff.new_member FROM diff WHERE diff.old_member IS NULL ORDER BY 1';
+  ELSE
+    new_members := format(
+      'SELECT o.%1$I FROM %2$s AS o WHERE o.%1$I IN (SELECT diff.new_member FROM diff '
+      'WHERE diff.old_member IS NULL) ORDER BY 1 FOR KEY SHARE OF o', entry.key_column, object);
+  END IF;
+  counts := segments._execute_as(0::oid::regrole, format($sql$
+    WITH target AS (SELECT o.%1$I AS member FROM %2$s AS o WHERE %3$s),
+         held AS (SELECT m.member FROM %4$s AS m WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s),
+         diff AS (SELECT t.member AS new_member, h.member AS old_member
+                    FROM target t FULL JOIN held h ON t.member %6$s h.member
+                   WHERE t.member IS NULL OR h.member IS NULL),
+         removed AS (DELETE FROM %4$s AS m USING diff
+                      WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s AND diff.new_member IS NULL
+                        AND m.member %6$s diff.old_member
+                     RETURNING m.member),
+         -- In key order: both indexes are written in sequence.
+         added AS (INSERT INTO %4$s (segment_id, member)
+                   SELECT %5$s, k.member FROM (%7$s) AS k (member)
+                   RETURNING member),
+         feed AS (INSERT INTO segments.changes (segment_id, member, change)
+                  SELECT %5$s, removed.member::pg_catalog.text, 'exited' FROM removed
+                  UNION ALL
+                  SELECT %5$s, added.member::pg_catalog.text, 'entered' FROM added)
+    SELECT (SELECT pg_catalog.count(*) FROM added), (SELECT pg_catalog.count(*) FROM removed),
+           (SELECT pg_catalog.count(*) FROM %4$s AS m WHERE m.segment_id OPERATOR(pg_catalog.=) %5$s)
+    $sql$, entry.key_column, object, segments.to_sql(filter, object), entry.membership,
+    segment, equals, new_members));
+  PERFORM set_config('work_mem', caller_work_mem, true);
+  added := counts[1];
+  removed := counts[2];
+  -- The count in the statement saw the membership before the statement's own writes.
+  total := counts[3] + counts[1] - counts[2];
+  IF added + removed > 0 THEN
+    PERFORM pg_notify('segments_changes', segment::text);
+  END IF;
 END
 $$;
 

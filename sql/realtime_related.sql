@@ -67,7 +67,7 @@ SELECT rr_members('software') AS software, rr_members('repeat') AS repeat,
        rr_members('gold-elsewhere') AS gold_elsewhere;
 -- The extension installed triggers on the tables these segments read.
 SELECT tgrelid::regclass, count(*) FROM pg_trigger WHERE tgname LIKE '\_segments\_related\_%'
- GROUP BY 1 ORDER BY 1::text;
+ GROUP BY 1 ORDER BY tgrelid::regclass::text;
 SELECT related, object FROM segments.related_source ORDER BY related::text;
 
 -- A child row: visible in the same transaction, undone by ROLLBACK.
@@ -171,6 +171,26 @@ SELECT rr_members('referred-by-gold') AS referred_by_gold, rr_check();
 UPDATE rr_customers SET tier = 'gold' WHERE id = 3;
 SELECT rr_members('referred-by-gold') AS referred_by_gold, rr_check();
 SELECT segments.drop_segment('referred-by-gold');
+
+-- Changing, switching off and dropping segments over related rows while IN SEGMENT readers sit
+-- on the object ('gold-repeat' reads 'repeat'): each change holds in its own transaction, the
+-- readers follow it, and nothing is left of a dropped segment.
+SELECT segments.alter_segment('repeat', filter => 'rr_orders.count(status = ''paid'') >= 1');
+SELECT segments.alter_segment('big-spender',
+                              filter => 'rr_orders.sum(amount WHERE status = ''paid'') > 100');
+SELECT rr_members('repeat') AS repeat, rr_members('gold-repeat') AS gold_repeat, rr_check();
+SELECT segments.deactivate('big-spender');
+SELECT segments.member_count('big-spender') AS inactive_members, rr_check();
+SELECT segments.activate('big-spender');
+SELECT segments.alter_segment('repeat', filter => 'rr_orders.count(status = ''paid'') >= 2');
+SELECT segments.alter_segment('big-spender',
+                              filter => 'rr_orders.sum(amount WHERE status = ''paid'') > 500');
+SELECT rr_members('repeat') AS repeat, rr_members('gold-repeat') AS gold_repeat, rr_check();
+SELECT segments.create_segment('Any order', 'rr_customers', 'rr_orders.count() >= 1',
+                               system_name => 'any-order') > 0;
+SELECT segments.drop_segment('any-order');
+SELECT count(*) AS left_behind FROM segments.rr_customers_members m
+ WHERE NOT EXISTS (SELECT FROM segments.segment s WHERE s.id = m.segment_id);
 
 -- DDL that breaks a related filter: writes go on (the segment is left alone until its filter
 -- is changed or the column comes back).

@@ -46,6 +46,28 @@ ORDER BY c.id;
 UPDATE rt_visits SET seen = now() - interval '30 seconds' WHERE id = 3;
 SELECT member, due_at > now() + interval '29 seconds' AS due_in_30_seconds
 FROM segments.rt_visits_members_rechecks WHERE member = 3;
+-- A recheck that is due but not yet applied survives later writes of the row: an UPDATE of
+-- another column (which evaluates only the segments reading it), a change of the row's key, and
+-- an UPDATE of another time column (which computes new times from its own evaluation).
+CREATE TABLE rt_overdue (id int PRIMARY KEY, seen timestamptz, born timestamptz, note text);
+INSERT INTO rt_overdue VALUES (1, now() - interval '59 seconds', now(), 'a'),
+                              (2, now() - interval '59 seconds', now(), 'a'),
+                              (3, now() - interval '59 seconds', now(), 'a');
+SELECT segments.create_segment('Overdue seen', 'rt_overdue', 'seen WITHIN LAST 1 MINUTE') > 0 AS created;
+SELECT segments.create_segment('Overdue old', 'rt_overdue', 'born OLDER THAN 1 HOUR') > 0 AS created;
+SELECT segments.create_segment('Overdue noted', 'rt_overdue', 'note = ''b''') > 0 AS created;
+SELECT pg_sleep(1.5);
+UPDATE rt_overdue SET note = 'b' WHERE id = 1;
+UPDATE rt_overdue SET id = 20 WHERE id = 2;
+UPDATE rt_overdue SET born = now() - interval '30 minutes' WHERE id = 3;
+SELECT member, due_at <= now() AS still_due FROM segments.rt_overdue_members_rechecks ORDER BY member;
+SELECT count(*) >= 0 AS rechecked FROM segments.refresh_due();
+SELECT (SELECT array_agg(m::int ORDER BY m::int) FROM segments.members('overdue-seen') m) AS seen,
+       (SELECT array_agg(v.id ORDER BY v.id) FROM rt_overdue v WHERE v.seen >= now() - interval '1 minute') AS truth;
+SELECT count(*) AS dropped FROM (SELECT segments.drop_segment(s.id) FROM segments.segment s
+                                  WHERE s.object = 'rt_overdue'::regclass) AS d;
+DROP TABLE rt_overdue;
+
 -- Dropping the last relative-time segment drops the recheck times.
 SELECT segments.drop_segment('seen-in-the-last-minute');
 SELECT segments.drop_segment('coming-soon');
