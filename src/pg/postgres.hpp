@@ -43,6 +43,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
+#include "storage/lmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "pgtime.h"

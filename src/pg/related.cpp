@@ -782,6 +782,12 @@ void related_flush(Oid relid) {
   if (found == s.marks.end() || found->second.empty()) return;
   std::vector<std::string> every;  // every key marked, for any segment
   every.swap(found->second);
+  // The lock a writer of the object holds: definition changes (SHARE ROW EXCLUSIVE) wait for
+  // this transaction, and one that committed while this transaction did not hold it yet is
+  // seen now (taking the lock reads pending invalidations), so the definitions below are the
+  // current ones. A writer of a related table would otherwise recompute with the definitions
+  // its session loaded before the change.
+  pg_guard([&] { LockRelationOid(relid, RowExclusiveLock); });
   const ObjectInfo info = object_info(relid);
   if (!info.registered) return;
   // Held for the whole flush: a nested lookup may replace the cache entry, but a replaced entry
@@ -815,6 +821,7 @@ void related_flush_all() {
 }
 
 std::int64_t related_recheck(Oid relid, std::int64_t segment, Datum keys) {
+  pg_guard([&] { LockRelationOid(relid, RowExclusiveLock); });  // see related_flush
   const ObjectInfo info = object_info(relid);
   if (!info.registered) return 0;
   ObjectRelated& object = object_related(relid);
