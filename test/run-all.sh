@@ -3,11 +3,13 @@
 #
 #   core unit tests (GoogleTest under CTest)
 #   pg_regress and isolation suites against a private cluster (make installcheck)
-#   integration tests (libpq programs: randomised differential test, ...)
+#   integration tests (libpq programs: randomised differential test, 60-second soak test, crash
+#   safety with the postmaster killed during the soak, ...)
 #   the core unit tests again under AddressSanitizer and UBSan, and a 30-second fuzz smoke of
 #   the text, JSON and binary forms and of schedules (libFuzzer, ASan + UBSan)
 #
-# Environment: PGSEG_SEED (differential seed), PGSEG_TEST_PORT (first port to try, 54329).
+# Environment: PGSEG_SEED (differential and soak seed), PGSEG_TEST_PORT (first port to try,
+# 54329).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -96,8 +98,11 @@ record "pg_regress + isolation" "$regress_ok" "$regress_failed"
 # --- integration tests --------------------------------------------------------------------
 integration_ok=0
 integration_failed=0
+# build/soak: 60 s of concurrent writers, definition changes, refreshes and readers against this
+# cluster; crash.sh: its own cluster, the postmaster killed with SIGKILL after 20 s of the soak's
+# workload and restarted (about 45 s in all).
 for program in build/differential test/integration/dump_restore.sh test/integration/upgrade.sh \
-               test/integration/pg_cron.sh; do
+               test/integration/pg_cron.sh build/soak test/integration/crash.sh; do
   name=$(basename "$program" .sh)
   if [ "${program##*.}" == sh ]; then runner=bash; else runner=; fi
   if $runner "./$program" >"$name.log" 2>&1; then

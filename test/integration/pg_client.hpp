@@ -29,6 +29,8 @@ class Result {
   bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column); }
   std::string get(int row, int column) const { return PQgetvalue(result_.get(), row, column); }
   int length(int row, int column) const { return PQgetlength(result_.get(), row, column); }
+  // The command tag ("COMMIT", "ROLLBACK", "INSERT 0 1", ...).
+  std::string command_status() const { return PQcmdStatus(result_.get()); }
   PGresult* raw() const { return result_.get(); }
 
  private:
@@ -47,6 +49,25 @@ class Connection {
   }
 
   Result exec(const std::string& sql) { return Result(PQexec(conn_.get(), sql.c_str())); }
+
+  // Whether the connection to the server is still up.
+  bool connected() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+  // Runs COPY ... FROM STDIN with data (in COPY's text format) and returns the COPY's own result:
+  // its error when the statement or the data is refused, or the command status.
+  Result copy_in(const std::string& copy_sql, const std::string& data) {
+    Result start(PQexec(conn_.get(), copy_sql.c_str()));
+    if (PQresultStatus(start.raw()) != PGRES_COPY_IN) return start;
+    if (PQputCopyData(conn_.get(), data.data(), static_cast<int>(data.size())) == 1) {
+      PQputCopyEnd(conn_.get(), nullptr);
+    } else {
+      PQputCopyEnd(conn_.get(), "client could not send the data");
+    }
+    // The COPY's result, then NULL; anything after the first result is drained.
+    Result outcome(PQgetResult(conn_.get()));
+    while (PGresult* more = PQgetResult(conn_.get())) PQclear(more);
+    return outcome;
+  }
 
   // Runs sql and throws when it fails.
   Result must(const std::string& sql) {
