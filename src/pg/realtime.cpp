@@ -607,6 +607,11 @@ std::int64_t merge_rechecks(Oid relid, std::int64_t segment_id) {
 }
 
 std::int64_t recheck_due_rows(Oid relid, int limit) {
+  // A writer's lock: a definition change of the object's segments (SHARE ROW EXCLUSIVE) waits
+  // for this recheck to commit, or this recheck waits for it and then uses the new definitions.
+  // Without it, a filter change could recompute beside a recheck that then removes members with
+  // the old filter.
+  pg_guard([&] { LockRelationOid(relid, RowExclusiveLock); });
   ObjectSegments& object = object_segments(relid);
   const ObjectInfo& info = object_info(relid);
   if (!info.registered) return 0;
