@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <unordered_map>
 #include <vector>
@@ -68,7 +69,11 @@ struct CachedObject {
 };
 
 struct State {
-  std::unordered_map<Oid, CachedObject> objects;
+  std::unordered_map<Oid, std::unique_ptr<CachedObject>> objects;
+  // Entries replaced after an invalidation, kept (with their plans) until the transaction ends:
+  // an outer frame may still hold one, or be executing one of its plans (a flush whose
+  // statement fires triggers that look the object up again).
+  std::vector<std::unique_ptr<CachedObject>> retired;
   std::unordered_map<Oid, Pending> pending;
   MemoryContext pending_memory = nullptr;  // child of TopTransactionContext
 };
@@ -81,14 +86,23 @@ State& state() {
 // Relcache callbacks may run at any invalidation point: only mark, never free.
 void on_relcache_invalidation(Datum, Oid relid) {
   for (auto& item : state().objects) {
-    if (relid == InvalidOid || item.first == relid) item.second.stale = true;
+    if (relid == InvalidOid || item.first == relid) item.second->stale = true;
   }
 }
 
+void free_plans(Plans& plans);
+
 void on_transaction_end(XactEvent event, void*) {
   if (!ends_transaction(event)) return;
-  state().pending.clear();
-  state().pending_memory = nullptr;  // freed with TopTransactionContext
+  State& s = state();
+  s.pending.clear();
+  s.pending_memory = nullptr;  // freed with TopTransactionContext
+  try {
+    for (auto& object : s.retired) free_plans(object->plans);
+  } catch (...) {
+    // Freeing a saved plan does not fail; a callback must not throw in any case.
+  }
+  s.retired.clear();
 }
 
 template <typename Item>
@@ -224,14 +238,15 @@ void free_plans(Plans& plans) {
 CachedObject& cached_object(Oid relid) {
   State& s = state();
   auto found = s.objects.find(relid);
-  if (found != s.objects.end() && !found->second.stale) return found->second;
+  if (found != s.objects.end() && !found->second->stale) return *found->second;
+  auto object = std::make_unique<CachedObject>();
+  object->info = load_object_info(relid);
   if (found != s.objects.end()) {
-    free_plans(found->second.plans);
-    s.objects.erase(found);
+    s.retired.push_back(std::move(found->second));
+    found->second = std::move(object);
+    return *found->second;
   }
-  CachedObject object;
-  object.info = load_object_info(relid);
-  return s.objects.emplace(relid, std::move(object)).first->second;
+  return *s.objects.emplace(relid, std::move(object)).first->second;
 }
 
 // Builds an array of keys (in the current memory context).

@@ -57,6 +57,9 @@ struct ObjectSegments {
 
 struct State {
   std::unordered_map<Oid, std::unique_ptr<ObjectSegments>> objects;
+  // Replaced after an invalidation, kept until the transaction ends: an outer frame may still
+  // hold one.
+  std::vector<std::unique_ptr<ObjectSegments>> retired;
   MemoryContext row_memory = nullptr;  // reset for every row event
   std::int64_t evaluations = 0;
 };
@@ -211,11 +214,12 @@ ObjectSegments& object_segments(Oid relid, bool reload = false) {
       found->second->environment == current_environment()) {
     return *found->second;
   }
-  if (found != s.objects.end()) {
-    retire_segments(*found->second);
-    s.objects.erase(found);
-  }
   std::unique_ptr<ObjectSegments> object = load_object(relid);
+  if (found != s.objects.end()) {
+    s.retired.push_back(std::move(found->second));
+    found->second = std::move(object);
+    return *found->second;
+  }
   return *s.objects.emplace(relid, std::move(object)).first->second;
 }
 
@@ -707,8 +711,20 @@ std::int64_t realtime_evaluations() {
   return state().evaluations;
 }
 
+namespace {
+
+void on_transaction_end(XactEvent event, void*) {
+  if (!ends_transaction(event)) return;
+  State& s = state();
+  for (auto& object : s.retired) retire_segments(*object);
+  s.retired.clear();
+}
+
+}  // namespace
+
 void register_realtime_callbacks() {
   CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+  RegisterXactCallback(on_transaction_end, nullptr);
 }
 
 }  // namespace pgseg::pg
