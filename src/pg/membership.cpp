@@ -450,9 +450,8 @@ void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues, bool 
       "(pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS d(member, due_at, ord) "
       "ORDER BY member, ord DESC), "
       "unscheduled AS (DELETE FROM " +
-      info.rechecks_sql +
-      " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) + " AND r.member " +
-      info.key_equals +
+      info.rechecks_sql + " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) +
+      " AND r.member " + info.key_equals +
       " d.member) "
       "INSERT INTO " +
       info.rechecks_sql +
@@ -596,16 +595,14 @@ void flush_netted(CachedObject& object, const Netted& net, bool rechecked) {
       "d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) "
       "AS d(member, due_at)), "
       "unscheduled AS (DELETE FROM " +
-      info.rechecks_sql +
-      " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) + " AND r.member " +
-      info.key_equals +
+      info.rechecks_sql + " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) +
+      " AND r.member " + info.key_equals +
       " d.member), "
       "scheduled AS (INSERT INTO " +
       info.rechecks_sql +
       " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
       "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
-      replaces_time(rechecked) + ")" +
-      std::string(kNotify);
+      replaces_time(rechecked) + ")" + std::string(kNotify);
   Datum arrays[6];
   pg_guard([&] {
     auto build = [&](const std::vector<Datum>& items, Oid type, int16 length, bool by_value,

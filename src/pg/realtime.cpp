@@ -362,7 +362,8 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
         shared.evaluator->set_row(object.old_values.data(), object.old_nulls.get(), natts);
         const Tri before = shared.evaluator->leaf(shared.leaf);
         shared.evaluator->set_row(object.new_values.data(), object.new_nulls.get(), natts);
-        object.leaf_changed[static_cast<std::size_t>(id)] = before != shared.evaluator->leaf(shared.leaf);
+        object.leaf_changed[static_cast<std::size_t>(id)] =
+            before != shared.evaluator->leaf(shared.leaf);
       }
     }
     for (std::size_t index = 0; index < object.segments.size(); ++index) {

@@ -730,11 +730,11 @@ void related_row_updating(Relation relation, HeapTuple new_tuple) {
     return pg_guard([&] {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
       if (table.lock == nullptr) {
-        std::string sql = std::string("SELECT 1 FROM ONLY ") +
-                          quote_qualified_identifier(
-                              get_namespace_name(RelationGetNamespace(relation)),
-                              RelationGetRelationName(relation)) +
-                          " WHERE ctid OPERATOR(pg_catalog.=) $1 FOR UPDATE";
+        std::string sql =
+            std::string("SELECT 1 FROM ONLY ") +
+            quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+                                       RelationGetRelationName(relation)) +
+            " WHERE ctid OPERATOR(pg_catalog.=) $1 FOR UPDATE";
         Oid types[1] = {TIDOID};
         SPIPlanPtr plan = SPI_prepare(sql.c_str(), 1, types);
         if (plan == nullptr) elog(ERROR, "pg_segments: preparing a row lock failed");

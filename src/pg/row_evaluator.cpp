@@ -302,9 +302,8 @@ std::optional<TimestampTz> RowEvaluator::next_due() {
     const Cell& cell = cells_[static_cast<std::size_t>(bound.slot)];
     if (cell.kind != CellKind::kInt) continue;
     const ParamSpec& spec = specs[static_cast<std::size_t>(bound.param)];
-    Flip flip =
-        next_flip(cell.i, spec, params_[static_cast<std::size_t>(bound.param)], params_now_,
-                  bound.at_least);
+    Flip flip = next_flip(cell.i, spec, params_[static_cast<std::size_t>(bound.param)], params_now_,
+                          bound.at_least);
     TimestampTz at;
     if (flip.kind == Flip::Kind::kAt) {
       at = flip.at;

@@ -28,7 +28,8 @@ class RowEvaluator {
   void set_row(const Datum* values, const bool* nulls, int natts);
   // One leaf of the program (Program::leaf_info) on the row set last.
   Tri leaf(std::size_t index) {
-    return program_.eval_leaf(index, RowView{cells_.data(), params_.data(), &filler_, filled_.data()});
+    return program_.eval_leaf(index,
+                              RowView{cells_.data(), params_.data(), &filler_, filled_.data()});
   }
 
   // After an evaluation: the earliest time after now at which the answer for that row may

@@ -55,7 +55,8 @@ TEST(Binder, PastReachStaysInTheTimestampRange) {
   EXPECT_STREQ(bind_error("attrs.seen WITHIN LAST 260001 WEEKS").sqlstate(), "22008");
   EXPECT_STREQ(bind_error("NOT (created_at WITHIN LAST 60001 MONTHS)").sqlstate(), "22008");
   EXPECT_NO_THROW(sql("created_at WITHIN LAST 60000 MONTHS OR created_at OLDER THAN 260000 WEEKS"));
-  EXPECT_NO_THROW(sql("created_at WITHIN NEXT 1000000 MONTHS OR created_at OLDER THAN 1000000 DAYS"));
+  EXPECT_NO_THROW(
+      sql("created_at WITHIN NEXT 1000000 MONTHS OR created_at OLDER THAN 1000000 DAYS"));
 }
 
 TEST(Binder, TypeMismatches) {
