@@ -105,7 +105,6 @@ BEGIN
 END
 $$;
 
-
 -- BEFORE UPDATE: check the change; a new filter or activation recomputes membership, a
 -- deactivation ends it. Status and usage updates pass through untouched.
 CREATE OR REPLACE FUNCTION segments._segment_before_update() RETURNS trigger
@@ -170,7 +169,6 @@ BEGIN
 END
 $$;
 
-
 -- BEFORE DELETE: the segment's members leave it (written to the feed, so consumers see them
 -- go) and its history goes; never the object's rows.
 CREATE OR REPLACE FUNCTION segments._segment_before_delete() RETURNS trigger
@@ -200,7 +198,6 @@ BEGIN
 END
 $$;
 
-
 -- AFTER DELETE: an object without segments loses its membership relation and triggers.
 CREATE OR REPLACE FUNCTION segments._segment_after_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -214,7 +211,6 @@ BEGIN
   RETURN NULL;
 END
 $$;
-
 
 -- AFTER INSERT OR UPDATE: a relative-time realtime segment that is new, newly active or has a
 -- new filter adds its rows' recheck times (the new definition is visible here). Times left by
@@ -244,7 +240,6 @@ BEGIN
   RETURN NULL;
 END
 $$;
-
 
 -- A row deleted while a refresh runs no longer stays a member (1.0 could leave it in a
 -- scheduled segment until the next refresh): definition changes of every kind of segment hold
@@ -321,7 +316,6 @@ BEGIN
   END IF;
 END
 $$;
-
 
 -- Installations with segments are told what is left to do.
 DO $$

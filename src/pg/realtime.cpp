@@ -354,6 +354,7 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     // segments.
     std::optional<TimestampTz> marked_old;
     std::optional<TimestampTz> marked_new;
+    std::optional<TimestampTz> clock_now;  // read once per row, when needed
     // Each condition reading a changed column, once on each row.
     std::fill(object.leaf_changed.begin(), object.leaf_changed.end(), 0);
     for (AttrNumber attnum : object.changed_columns) {
@@ -388,8 +389,8 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       // The old row's answer may have changed since this transaction's now() (its next change
       // is already past on the clock), and a recheck or a writer with a later now() may have
       // stored that newer answer: the new answer is then set, not derived from the old one.
-      const bool old_answer_may_be_stale =
-          old_due && *old_due <= pg_guard([] { return GetCurrentTimestamp(); });
+      if (old_due && !clock_now) clock_now = pg_guard([] { return GetCurrentTimestamp(); });
+      const bool old_answer_may_be_stale = old_due && *old_due <= *clock_now;
       if (was != is || old_answer_may_be_stale) buffer_change(info, segment.id, key, is);
     }
     if (object.time_segments.empty() || (!time_changed && !key_changed)) return;
@@ -717,7 +718,12 @@ namespace {
 void on_transaction_end(XactEvent event, void*) {
   if (!ends_transaction(event)) return;
   State& s = state();
-  for (auto& object : s.retired) retire_segments(*object);
+  try {
+    for (auto& object : s.retired) retire_segments(*object);
+  } catch (...) {
+    // Handing entries to the filter cache's retirement only allocates; a callback must not
+    // throw in any case.
+  }
   s.retired.clear();
 }
 

@@ -726,15 +726,20 @@ void related_row_updating(Relation relation, HeapTuple new_tuple) {
   // it (its foreign key check) and will recompute that object row with the row as it saw it.
   // FOR UPDATE waits for it to end, so that the reverse look-up (latest snapshot) finds its
   // object row and recomputes it with this change.
+  // The statement text is built before any PostgreSQL call that may raise an error.
+  std::string sql;
+  if (table.lock == nullptr) {
+    const char* name = pg_guard([&] {
+      return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+                                        RelationGetRelationName(relation));
+    });
+    sql = std::string("SELECT 1 FROM ONLY ") + name +
+          " WHERE ctid OPERATOR(pg_catalog.=) $1 FOR UPDATE";
+  }
   as_role(relation_owner(relid), [&] {
     return pg_guard([&] {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
       if (table.lock == nullptr) {
-        std::string sql =
-            std::string("SELECT 1 FROM ONLY ") +
-            quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
-                                       RelationGetRelationName(relation)) +
-            " WHERE ctid OPERATOR(pg_catalog.=) $1 FOR UPDATE";
         Oid types[1] = {TIDOID};
         SPIPlanPtr plan = SPI_prepare(sql.c_str(), 1, types);
         if (plan == nullptr) elog(ERROR, "pg_segments: preparing a row lock failed");

@@ -7,19 +7,7 @@ set -euo pipefail
 SOURCE=pgseg_dump_source
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-failures=0
-
-sql() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "$2"; }
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then
-    echo "ok: $1"
-  else
-    echo "FAIL: $1"
-    echo "  expected: $2"
-    echo "  actual:   $3"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $SOURCE" -c "CREATE DATABASE $SOURCE" 2>/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SOURCE" <<'SQL'

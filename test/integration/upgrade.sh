@@ -14,21 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CURRENT=$(sed -n "s/^default_version = '\(.*\)'$/\1/p" pg_segments.control)
-failures=0
-checks=0
-
-sql() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "$2"; }
-check() {  # check NAME EXPECTED ACTUAL
-  checks=$((checks + 1))
-  if [ "$2" == "$3" ]; then
-    echo "ok: $1"
-  else
-    echo "FAIL: $1"
-    echo "  expected: $2"
-    echo "  actual:   $3"
-    failures=$((failures + 1))
-  fi
-}
+source test/integration/checks.sh
 
 # The same statements run in the updated database (at its old version) and in a new one.
 setup() {
