@@ -68,6 +68,40 @@ SELECT count(*) AS dropped FROM (SELECT segments.drop_segment(s.id) FROM segment
                                   WHERE s.object = 'rt_overdue'::regclass) AS d;
 DROP TABLE rt_overdue;
 
+-- A write evaluates a relative-time segment only when one of its conditions changes its answer
+-- or a column it compares with a relative time changes; the row's recheck time follows.
+CREATE OR REPLACE FUNCTION test_evaluations() RETURNS bigint
+  AS '$libdir/pg_segments', 'pgseg_test_realtime_evaluations' LANGUAGE C;
+CREATE TABLE rt_paths (id int PRIMARY KEY, tier text, seen timestamptz, ltv numeric);
+INSERT INTO rt_paths VALUES (1, 'silver', now() - interval '30 seconds', 10),
+                            (2, 'gold', now() - interval '30 seconds', 10);
+SELECT segments.create_segment('Gold lately', 'rt_paths',
+                               'tier = ''gold'' AND seen WITHIN LAST 1 MINUTE') > 0 AS created;
+SELECT segments.create_segment('Rich lately', 'rt_paths',
+                               'ltv > 100 AND seen WITHIN LAST 1 MINUTE') > 0 AS created;
+-- Only row 2 reaches a time bound (tier = 'gold'); row 1's answer cannot change with time.
+SELECT member FROM segments.rt_paths_members_rechecks ORDER BY member;
+SELECT test_evaluations() AS before \gset
+UPDATE rt_paths SET ltv = ltv + 1 WHERE id = 2;
+SELECT test_evaluations() - :before AS evaluated_for_ltv;
+SELECT test_evaluations() AS before \gset
+UPDATE rt_paths SET tier = 'gold' WHERE id = 1;
+SELECT test_evaluations() - :before AS evaluated_for_tier,
+       segments.is_member('gold-lately', 1) AS gold_lately,
+       (SELECT due_at BETWEEN now() + interval '25 seconds' AND now() + interval '35 seconds'
+          FROM segments.rt_paths_members_rechecks WHERE member = 1) AS due_in_30_seconds;
+SELECT test_evaluations() AS before \gset
+UPDATE rt_paths SET seen = seen + interval '10 seconds' WHERE id = 1;
+SELECT test_evaluations() - :before AS evaluated_for_seen,
+       (SELECT due_at BETWEEN now() + interval '35 seconds' AND now() + interval '45 seconds'
+          FROM segments.rt_paths_members_rechecks WHERE member = 1) AS due_in_40_seconds;
+UPDATE rt_paths SET tier = 'silver' WHERE id = 1;
+SELECT segments.is_member('gold-lately', 1) AS gold_lately,
+       (SELECT count(*) FROM segments.rt_paths_members_rechecks WHERE member = 1) AS rechecks;
+SELECT count(*) AS dropped FROM (SELECT segments.drop_segment(s.id) FROM segments.segment s
+                                  WHERE s.object = 'rt_paths'::regclass) AS d;
+DROP TABLE rt_paths;
+
 -- Dropping the last relative-time segment drops the recheck times.
 SELECT segments.drop_segment('seen-in-the-last-minute');
 SELECT segments.drop_segment('coming-soon');

@@ -357,6 +357,16 @@ std::vector<int> Program::columns_read() const {
   return columns;
 }
 
+std::vector<int> Program::time_columns() const {
+  std::vector<int> columns;
+  for (const TimeBound& bound : time_bounds_) {
+    columns.push_back(slots_[static_cast<std::size_t>(bound.slot)].column_index);
+  }
+  std::sort(columns.begin(), columns.end());
+  columns.erase(std::unique(columns.begin(), columns.end()), columns.end());
+  return columns;
+}
+
 Tri Program::eval_at(std::uint32_t index, const RowView& row) const {
   const Instr& instr = code_[index];
   switch (instr.op) {

@@ -201,6 +201,9 @@ class Program {
   Tri eval_leaf(std::size_t leaf, const RowView& row) const { return leaves_[leaf]->eval(row); }
   // Column indexes the program reads (sorted, unique).
   std::vector<int> columns_read() const;
+  // Column indexes compared with a relative time (sorted, unique): only a change of one of
+  // these can move the time at which the answer for an unchanged evaluation path flips.
+  std::vector<int> time_columns() const;
 
  private:
   friend class ProgramBuilder;

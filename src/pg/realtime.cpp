@@ -2,6 +2,7 @@
 // row changes evaluated against them; relative-time rechecks.
 #include "pg/realtime.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,16 +31,16 @@ struct ObjectSegments {
   Environment environment;
   int natts = 0;
   std::vector<RealtimeSegment> segments;
-  std::vector<std::vector<int>> by_attnum;  // attnum -> segments reading it
-  std::vector<AttrNumber> columns_read;     // read by any segment
-  std::vector<bool> time_column;            // attnum -> read by a relative-time segment
+  std::vector<AttrNumber> columns_read;  // read by any segment
   std::vector<int> time_segments;
   // Deformed old and new rows (reused).
   std::vector<Datum> old_values;
   std::vector<Datum> new_values;
   std::unique_ptr<bool[]> old_nulls;
   std::unique_ptr<bool[]> new_nulls;
-  std::vector<char> marked;
+  // Segments to evaluate for the current row, each once (candidate flags them).
+  std::vector<int> candidates;
+  std::vector<char> candidate;
   // The distinct conditions of all segments (segments drawn from the same building blocks
   // share most of them): an UPDATE evaluates each condition that reads a changed column once
   // on the old and once on the new row, and a segment none of whose conditions changed its
@@ -51,8 +52,12 @@ struct ObjectSegments {
   std::vector<SharedLeaf> shared_leaves;
   std::vector<std::vector<int>> leaves_by_attnum;  // attnum -> shared leaves reading it
   std::vector<std::vector<int>> segment_leaves;    // segment -> its shared leaves
-  std::vector<char> leaf_changed;                  // per shared leaf, for the current row
-  std::vector<AttrNumber> changed_columns;         // of the current row
+  std::vector<std::vector<int>> leaf_segments;     // shared leaf -> segments with it
+  // attnum -> segments that must be evaluated when it changes whatever their conditions
+  // answer: those with conditions over other rows, and relative-time segments comparing it
+  // with a relative time (for their recheck time).
+  std::vector<std::vector<int>> always_by_attnum;
+  std::vector<AttrNumber> changed_columns;  // of the current row
 };
 
 struct State {
@@ -134,6 +139,7 @@ void retire_segments(ObjectSegments& object) {
 // Registers the conditions of a segment about to be appended to object.segments.
 void share_leaves(ObjectSegments& object, CompiledFilter& compiled,
                   std::unordered_map<std::string, int>& ids) {
+  const int segment = static_cast<int>(object.segment_leaves.size());
   std::vector<int> mine;
   const std::vector<Program::LeafInfo>& leaves = compiled.program->leaf_info();
   for (std::size_t leaf = 0; leaf < leaves.size(); ++leaf) {
@@ -146,9 +152,15 @@ void share_leaves(ObjectSegments& object, CompiledFilter& compiled,
     auto [found, added] = ids.emplace(info.signature, static_cast<int>(ids.size()));
     if (added) {
       object.shared_leaves.push_back({compiled.evaluator.get(), leaf});
+      object.leaf_segments.emplace_back();
       object.leaves_by_attnum[static_cast<std::size_t>(info.column_index)].push_back(found->second);
     }
     mine.push_back(found->second);
+  }
+  for (int id : mine) {
+    if (id < 0) continue;
+    std::vector<int>& segments = object.leaf_segments[static_cast<std::size_t>(id)];
+    if (segments.empty() || segments.back() != segment) segments.push_back(segment);
   }
   object.segment_leaves.push_back(std::move(mine));
 }
@@ -163,10 +175,9 @@ std::unique_ptr<ObjectSegments> load_object(Oid relid) {
     return natts;
   });
   const std::size_t slots = static_cast<std::size_t>(object->natts) + 1;
-  object->by_attnum.resize(slots);
+  object->always_by_attnum.resize(slots);
   object->leaves_by_attnum.resize(slots);
   std::unordered_map<std::string, int> leaf_ids;
-  object->time_column.resize(slots, false);
   object->old_values.resize(slots);
   object->new_values.resize(slots);
   object->old_nulls = std::make_unique<bool[]>(slots);
@@ -191,19 +202,30 @@ std::unique_ptr<ObjectSegments> load_object(Oid relid) {
     const int index = static_cast<int>(object->segments.size());
     for (int attnum : segment.compiled->program->columns_read()) {
       if (attnum < 1 || attnum > object->natts) continue;
-      object->by_attnum[static_cast<std::size_t>(attnum)].push_back(index);
       read[static_cast<std::size_t>(attnum)] = true;
-      if (segment.time_relative) object->time_column[static_cast<std::size_t>(attnum)] = true;
+    }
+    // When no condition changes its answer, the evaluation takes the same path and reaches the
+    // same time bounds; their flip times move only when a column compared with a relative time
+    // changes.
+    for (int attnum : segment.compiled->program->time_columns()) {
+      if (attnum < 1 || attnum > object->natts) continue;
+      object->always_by_attnum[static_cast<std::size_t>(attnum)].push_back(index);
     }
     if (segment.time_relative) object->time_segments.push_back(index);
     share_leaves(*object, *segment.compiled, leaf_ids);
+    if (!object->segment_leaves.back().empty() && object->segment_leaves.back().front() < 0) {
+      for (int attnum : segment.compiled->program->columns_read()) {
+        if (attnum < 1 || attnum > object->natts) continue;
+        std::vector<int>& always = object->always_by_attnum[static_cast<std::size_t>(attnum)];
+        if (always.empty() || always.back() != index) always.push_back(index);
+      }
+    }
     object->segments.push_back(std::move(segment));
   }
-  object->leaf_changed.resize(object->shared_leaves.size(), 0);
   for (std::size_t attnum = 1; attnum < slots; ++attnum) {
     if (read[attnum]) object->columns_read.push_back(static_cast<AttrNumber>(attnum));
   }
-  object->marked.resize(object->segments.size(), 0);
+  object->candidate.resize(object->segments.size(), 0);
   return object;
 }
 
@@ -256,11 +278,13 @@ void deform(HeapTuple tuple, TupleDesc desc, std::vector<Datum>& values, bool* n
   pg_guard([&] { heap_deform_tuple(tuple, desc, values.data(), nulls); });
 }
 
-bool leaves_changed(const ObjectSegments& object, std::size_t segment) {
-  for (int id : object.segment_leaves[segment]) {
-    if (id < 0 || object.leaf_changed[static_cast<std::size_t>(id)]) return true;
+void add_candidates(ObjectSegments& object, const std::vector<int>& segments) {
+  for (int index : segments) {
+    char& flag = object.candidate[static_cast<std::size_t>(index)];
+    if (flag) continue;
+    flag = 1;
+    object.candidates.push_back(index);
   }
-  return false;
 }
 
 bool is_member(Tri answer) {
@@ -321,9 +345,6 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     deform(new_tuple, desc, object.new_values, object.new_nulls.get());
     const int natts = desc->natts;
     // Only segments that read a changed column can change their answer.
-    bool time_changed = false;
-    bool any_marked = false;
-    std::fill(object.marked.begin(), object.marked.end(), 0);
     object.changed_columns.clear();
     for (AttrNumber attnum : object.columns_read) {
       if (attnum > natts) continue;
@@ -337,44 +358,45 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       }
       if (!changed) continue;
       object.changed_columns.push_back(attnum);
-      for (int index : object.by_attnum[static_cast<std::size_t>(attnum)]) {
-        object.marked[static_cast<std::size_t>(index)] = 1;
-        any_marked = true;
-      }
-      if (object.time_column[static_cast<std::size_t>(attnum)]) time_changed = true;
     }
     const std::size_t key_index = static_cast<std::size_t>(info.key_attnum - 1);
     Form_pg_attribute key_attr = TupleDescAttr(desc, info.key_attnum - 1);
     const bool key_changed =
         !datumIsEqual(object.old_values[key_index], object.new_values[key_index],
                       key_attr->attbyval, key_attr->attlen);
-    if (!any_marked && !key_changed) return;
+    if (object.changed_columns.empty() && !key_changed) return;
     const Datum key = object.new_values[key_index];
     // Earliest recheck times of the old and the new row over the evaluated relative-time
     // segments.
     std::optional<TimestampTz> marked_old;
     std::optional<TimestampTz> marked_new;
     std::optional<TimestampTz> clock_now;  // read once per row, when needed
-    // Each condition reading a changed column, once on each row.
-    std::fill(object.leaf_changed.begin(), object.leaf_changed.end(), 0);
+    bool time_evaluated = false;           // a relative-time segment was evaluated
+    // Each condition reading a changed column, once on each row. A segment none of whose
+    // conditions changed its answer keeps its answer (same conditions reached, same answer) and
+    // reaches the same time bounds: it is evaluated only when a column it compares with a
+    // relative time changed (for its recheck time) or when it reads other rows.
+    for (int left : object.candidates) object.candidate[static_cast<std::size_t>(left)] = 0;
+    object.candidates.clear();
     for (AttrNumber attnum : object.changed_columns) {
       for (int id : object.leaves_by_attnum[static_cast<std::size_t>(attnum)]) {
         ObjectSegments::SharedLeaf& shared = object.shared_leaves[static_cast<std::size_t>(id)];
         shared.evaluator->set_row(object.old_values.data(), object.old_nulls.get(), natts);
         const Tri before = shared.evaluator->leaf(shared.leaf);
         shared.evaluator->set_row(object.new_values.data(), object.new_nulls.get(), natts);
-        object.leaf_changed[static_cast<std::size_t>(id)] =
-            before != shared.evaluator->leaf(shared.leaf);
+        if (before != shared.evaluator->leaf(shared.leaf)) {
+          add_candidates(object, object.leaf_segments[static_cast<std::size_t>(id)]);
+        }
       }
+      add_candidates(object, object.always_by_attnum[static_cast<std::size_t>(attnum)]);
     }
-    for (std::size_t index = 0; index < object.segments.size(); ++index) {
-      if (!object.marked[index]) continue;
+    // In segment order, as the segments were defined.
+    std::sort(object.candidates.begin(), object.candidates.end());
+    for (int candidate : object.candidates) {
+      const std::size_t index = static_cast<std::size_t>(candidate);
       RealtimeSegment& segment = object.segments[index];
-      // Every condition answers as before, so does the filter: same conditions reached, same
-      // answer. A relative-time segment is evaluated when a time column changed, for its
-      // recheck time.
-      if (!(segment.time_relative && time_changed) && !leaves_changed(object, index)) continue;
       ++state().evaluations;
+      if (segment.time_relative) time_evaluated = true;
       RowEvaluator& evaluator = *segment.compiled->evaluator;
       const bool was =
           is_member(evaluator.eval_values(object.old_values.data(), object.old_nulls.get(), natts));
@@ -393,7 +415,7 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       const bool old_answer_may_be_stale = old_due && *old_due <= *clock_now;
       if (was != is || old_answer_may_be_stale) buffer_change(info, segment.id, key, is);
     }
-    if (object.time_segments.empty() || (!time_changed && !key_changed)) return;
+    if (object.time_segments.empty() || (!time_evaluated && !key_changed)) return;
     if (key_changed) {
       // The old key's recheck row went with the key move.
       std::optional<TimestampTz> due =

@@ -168,6 +168,21 @@ TEST(Eval, ProgramReportsColumnsRead) {
   EXPECT_EQ(program->columns_read(), expected);
 }
 
+TEST(Eval, ProgramReportsColumnsComparedWithRelativeTime) {
+  MockSchema schema;
+  MockHost host;
+  NodePtr node = parse_filter(
+      "tier = 'a' AND created_at WITHIN LAST 7 DAYS AND (score > 1 OR created_at OLDER THAN 1 "
+      "DAY)");
+  BoundFilter bound = bind_filter(*node, schema);
+  auto program = compile_program(*node, bound, schema, host);
+  std::vector<int> expected = {8};
+  EXPECT_EQ(program->time_columns(), expected);
+  NodePtr plain = parse_filter("tier = 'a' AND score > 1");
+  BoundFilter plain_bound = bind_filter(*plain, schema);
+  EXPECT_TRUE(compile_program(*plain, plain_bound, schema, host)->time_columns().empty());
+}
+
 }  // namespace
 }  // namespace pgseg
 
