@@ -56,10 +56,11 @@ struct Plans {
   SPIPlanPtr moved_add = nullptr;
   SPIPlanPtr changes = nullptr;
   SPIPlanPtr dues = nullptr;
-  SPIPlanPtr netted = nullptr;
   SPIPlanPtr dues_rechecked = nullptr;  // the same, for rechecks: every stored time is replaced
-  SPIPlanPtr netted_rechecked = nullptr;
   SPIPlanPtr truncate = nullptr;
+  // Netted flushes, one statement per shape (which of exits, entries and recheck times there
+  // are, and whether it is a recheck), so that a flush starts only the parts it needs.
+  SPIPlanPtr netted[16] = {};
 };
 
 struct CachedObject {
@@ -224,15 +225,18 @@ ObjectInfo load_object_info(Oid relid) {
 }
 
 void free_plans(Plans& plans) {
-  for (SPIPlanPtr* plan :
-       {&plans.deleted, &plans.moved_remove, &plans.moved_add, &plans.changes, &plans.dues,
-        &plans.netted, &plans.dues_rechecked, &plans.netted_rechecked, &plans.truncate}) {
+  auto release = [](SPIPlanPtr* plan) {
     if (*plan != nullptr) {
       SPIPlanPtr doomed = *plan;
       *plan = nullptr;
       pg_guard([&] { SPI_freeplan(doomed); });
     }
+  };
+  for (SPIPlanPtr* plan : {&plans.deleted, &plans.moved_remove, &plans.moved_add, &plans.changes,
+                           &plans.dues, &plans.dues_rechecked, &plans.truncate}) {
+    release(plan);
   }
+  for (SPIPlanPtr& plan : plans.netted) release(&plan);
 }
 
 CachedObject& cached_object(Oid relid) {
@@ -576,33 +580,57 @@ Netted net_effect(KeyOrder order, const std::vector<PendingChange>& changes,
   return net;
 }
 
+// The statement of a netted flush, made of the parts it needs: $1, $2 exits, $3, $4 entries,
+// $5, $6 recheck times.
+std::string netted_sql(const ObjectInfo& info, bool exits, bool entries, bool dues,
+                       bool rechecked) {
+  std::vector<std::string> parts;
+  if (exits) {
+    parts.push_back("removed AS (DELETE FROM " + info.membership_sql +
+                    " m USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS "
+                    "x(segment_id, member) WHERE m.segment_id = x.segment_id AND m.member " +
+                    info.key_equals + " x.member RETURNING m.segment_id, m.member)");
+  }
+  if (entries) {
+    parts.push_back("added AS (INSERT INTO " + info.membership_sql +
+                    " (segment_id, member) SELECT * FROM ROWS FROM (pg_catalog.unnest($3), "
+                    "pg_catalog.unnest($4)) ON CONFLICT DO NOTHING RETURNING segment_id, member)");
+  }
+  if (exits || entries) {
+    std::string feed = "feed AS (INSERT INTO segments.changes (segment_id, member, change) ";
+    if (exits) feed += "SELECT segment_id, member::pg_catalog.text, 'exited' FROM removed";
+    if (exits && entries) feed += " UNION ALL ";
+    if (entries) feed += "SELECT segment_id, member::pg_catalog.text, 'entered' FROM added";
+    parts.push_back(feed + " RETURNING segment_id)");
+  }
+  if (dues) {
+    parts.push_back(
+        "d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) "
+        "AS d(member, due_at))");
+    parts.push_back("unscheduled AS (DELETE FROM " + info.rechecks_sql +
+                    " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) +
+                    " AND r.member " + info.key_equals + " d.member)");
+    parts.push_back("scheduled AS (INSERT INTO " + info.rechecks_sql +
+                    " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
+                    "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
+                    replaces_time(rechecked) + ")");
+  }
+  std::string sql = "WITH ";
+  for (std::size_t i = 0; i < parts.size(); ++i) sql += (i == 0 ? "" : ", ") + parts[i];
+  sql += (exits || entries) ? std::string(kNotify) : std::string(" SELECT 1");
+  return sql;
+}
+
 // Realtime changes and recheck times of keys with a C++ order, in one statement.
 void flush_netted(CachedObject& object, const Netted& net, bool rechecked) {
   const ObjectInfo& info = object.info;
-  std::string sql =
-      "WITH removed AS (DELETE FROM " + info.membership_sql +
-      " m USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(segment_id, member) "
-      "WHERE m.segment_id = x.segment_id AND m.member " +
-      info.key_equals +
-      " x.member RETURNING m.segment_id, m.member), "
-      "added AS (INSERT INTO " +
-      info.membership_sql +
-      " (segment_id, member) SELECT * FROM ROWS FROM (pg_catalog.unnest($3), "
-      "pg_catalog.unnest($4)) ON CONFLICT DO NOTHING RETURNING segment_id, member), "
-      "feed AS (INSERT INTO segments.changes (segment_id, member, change) "
-      "SELECT segment_id, member::pg_catalog.text, 'exited' FROM removed UNION ALL "
-      "SELECT segment_id, member::pg_catalog.text, 'entered' FROM added RETURNING segment_id), "
-      "d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) "
-      "AS d(member, due_at)), "
-      "unscheduled AS (DELETE FROM " +
-      info.rechecks_sql + " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) +
-      " AND r.member " + info.key_equals +
-      " d.member), "
-      "scheduled AS (INSERT INTO " +
-      info.rechecks_sql +
-      " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
-      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
-      replaces_time(rechecked) + ")" + std::string(kNotify);
+  const bool exits = !net.exit_keys.empty();
+  const bool entries = !net.enter_keys.empty();
+  const bool dues = !net.due_keys.empty();
+  const int shape = (exits ? 1 : 0) | (entries ? 2 : 0) | (dues ? 4 : 0) | (rechecked ? 8 : 0);
+  SPIPlanPtr* plan = &object.plans.netted[shape];
+  const std::string sql =
+      *plan == nullptr ? netted_sql(info, exits, entries, dues, rechecked) : std::string();
   Datum arrays[6];
   pg_guard([&] {
     auto build = [&](const std::vector<Datum>& items, Oid type, int16 length, bool by_value,
@@ -634,8 +662,7 @@ void flush_netted(CachedObject& object, const Netted& net, bool rechecked) {
   });
   Oid types[6] = {INT8ARRAYOID,        info.key_array_type, INT8ARRAYOID,
                   info.key_array_type, info.key_array_type, TIMESTAMPTZARRAYOID};
-  run_plan(info, rechecked ? &object.plans.netted_rechecked : &object.plans.netted, sql, 6, types,
-           arrays);
+  run_plan(info, plan, sql, 6, types, arrays);
 }
 
 }  // namespace

@@ -296,10 +296,14 @@ void earliest(std::optional<TimestampTz>& due, std::optional<TimestampTz> candid
 }
 
 // Next recheck time of a deformed row over every relative-time segment.
+// With known (the earliest time of the segments flagged as candidates, already evaluated on this
+// row), only the other relative-time segments are evaluated.
 std::optional<TimestampTz> row_due(ObjectSegments& object, const Datum* values, const bool* nulls,
-                                   int natts) {
-  std::optional<TimestampTz> due;
+                                   int natts, std::optional<TimestampTz> known = std::nullopt,
+                                   bool skip_candidates = false) {
+  std::optional<TimestampTz> due = known;
   for (int index : object.time_segments) {
+    if (skip_candidates && object.candidate[static_cast<std::size_t>(index)]) continue;
     RowEvaluator& evaluator = *object.segments[static_cast<std::size_t>(index)].compiled->evaluator;
     (void)evaluator.eval_values(values, nulls, natts);
     earliest(due, evaluator.next_due());
@@ -418,8 +422,8 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     if (object.time_segments.empty() || (!time_evaluated && !key_changed)) return;
     if (key_changed) {
       // The old key's recheck row went with the key move.
-      std::optional<TimestampTz> due =
-          row_due(object, object.new_values.data(), object.new_nulls.get(), natts);
+      std::optional<TimestampTz> due = row_due(object, object.new_values.data(),
+                                               object.new_nulls.get(), natts, marked_new, true);
       if (due) buffer_due(info, key, due);
       return;
     }
@@ -427,7 +431,9 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     // evaluated read no changed column, so their times are unchanged; if the evaluated ones'
     // earliest is unchanged too, so is the row's, and nothing is written.
     if (marked_old == marked_new) return;
-    buffer_due(info, key, row_due(object, object.new_values.data(), object.new_nulls.get(), natts));
+    buffer_due(
+        info, key,
+        row_due(object, object.new_values.data(), object.new_nulls.get(), natts, marked_new, true));
   });
 }
 

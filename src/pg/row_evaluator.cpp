@@ -2,6 +2,7 @@
 #include "pg/row_evaluator.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "pg/boundary.hpp"
 #include "pg/jsonb_access.hpp"
@@ -89,6 +90,37 @@ TimestampTz shift(TimestampTz t, const ParamSpec& spec, int sign) {
   });
 }
 
+// now() +/- each distinct interval, computed once per transaction start and time zone for every
+// evaluator of the backend (a thousand segments use a handful of distinct intervals).
+struct SharedParams {
+  TimestampTz now = 0;
+  const void* zone = nullptr;
+  bool valid = false;
+  std::vector<std::pair<ParamSpec, TimestampTz>> values;
+};
+
+SharedParams& shared_params() {
+  static SharedParams params;
+  return params;
+}
+
+TimestampTz shifted_now(TimestampTz now, const void* zone, const ParamSpec& spec) {
+  SharedParams& shared = shared_params();
+  if (!shared.valid || shared.now != now || shared.zone != zone) {
+    shared.values.clear();
+    shared.now = now;
+    shared.zone = zone;
+    shared.valid = true;
+  }
+  for (const auto& [known, value] : shared.values) {
+    if (known == spec) return value;
+  }
+  const TimestampTz value = shift(now, spec, spec.sign);
+  // Bounded: a backend with more distinct intervals than this recomputes the rest.
+  if (shared.values.size() < 64) shared.values.emplace_back(spec, value);
+  return value;
+}
+
 }  // namespace
 
 RowEvaluator::RowEvaluator(const Program& program, const RelationSchema& schema)
@@ -143,7 +175,7 @@ void RowEvaluator::refresh_params() {
       continue;
     }
     // now() +/- interval, with the session time zone's calendar, as the SQL computes it.
-    params_[i] = shift(now, spec, spec.sign);
+    params_[i] = shifted_now(now, zone, spec);
   }
   params_now_ = now;
   params_zone_ = zone;
