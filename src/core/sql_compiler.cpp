@@ -406,10 +406,14 @@ RelatedReads related_reads(const Node& root, const BoundFilter& bound) {
   return out;
 }
 
-std::string reverse_key_sql(const RelationshipPath& path, const std::string& object_sql,
-                            const Column& key, const SqlDialect& dialect) {
+namespace {
+
+// The condition on alias seg_t<stop> (the object for 0) that its row reaches, through
+// path[stop, path.size()), the row of path.back()->target whose target columns are $1, $2, ...
+std::string reaching_condition(const RelationshipPath& path, std::size_t stop,
+                               const SqlDialect& dialect) {
   // From the changed row inwards: the rows of each table that reference (or are referenced by)
-  // the rows of the next, up to the object's keys.
+  // the rows of the next.
   // collated: compare in the referenced columns' collations, as the foreign key does.
   auto columns = [&](const std::vector<const Column*>& list, const std::string& alias,
                      const Relationship* collated) {
@@ -434,15 +438,29 @@ std::string reverse_key_sql(const RelationshipPath& path, const std::string& obj
   std::string condition =
       "(" + columns(path.back()->local_columns, "seg_t" + std::to_string(depth - 1), path.back()) +
       ") = (" + parameters + ")";
-  for (std::size_t i = depth - 1; i > 0; --i) {
+  for (std::size_t i = depth - 1; i > stop; --i) {
     const std::string alias = "seg_t" + std::to_string(i);
     const Relationship& step = *path[i - 1];
     condition = "(" + columns(step.local_columns, "seg_t" + std::to_string(i - 1), &step) +
                 ") IN (SELECT " + columns(step.target_columns, alias, nullptr) + " FROM " +
                 step.sql_name + " AS " + alias + " WHERE " + condition + ")";
   }
+  return condition;
+}
+
+}  // namespace
+
+std::string reverse_key_sql(const RelationshipPath& path, const std::string& object_sql,
+                            const Column& key, const SqlDialect& dialect) {
   return "SELECT seg_t0." + dialect.quote_identifier(key.name) + " FROM " + object_sql +
-         " AS seg_t0 WHERE " + condition;
+         " AS seg_t0 WHERE " + reaching_condition(path, 0, dialect);
+}
+
+std::string reaching_rows_lock_sql(const RelationshipPath& path, std::size_t stop,
+                                   const SqlDialect& dialect) {
+  const std::string alias = "seg_t" + std::to_string(stop);
+  return "SELECT FROM " + path[stop - 1]->sql_name + " AS " + alias + " WHERE " +
+         reaching_condition(path, stop, dialect) + " FOR UPDATE OF " + alias;
 }
 
 }  // namespace pgseg

@@ -74,6 +74,12 @@ RelatedReads related_reads(const Node& root, const BoundFilter& bound);
 std::string reverse_key_sql(const RelationshipPath& path, const std::string& object_sql,
                             const Column& key, const SqlDialect& dialect);
 
+// SQL locking FOR UPDATE the rows at depth stop of path (1 <= stop < path.size(), the target of
+// path[stop - 1]) that reach, through the rest of path, the row of path.back()->target whose
+// path.back()->target_columns are $1, $2, ...
+std::string reaching_rows_lock_sql(const RelationshipPath& path, std::size_t stop,
+                                   const SqlDialect& dialect);
+
 }  // namespace pgseg
 
 namespace pgseg {

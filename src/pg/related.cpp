@@ -78,6 +78,16 @@ struct TableRelated {
   // UPDATE (see related_row_updating).
   bool referenced = false;
   SPIPlanPtr lock = nullptr;
+  // Rows between the object and this table that an UPDATE of a row here also locks FOR UPDATE
+  // (see related_row_updating).
+  struct ReachingLock {
+    std::string sql;                  // $n = the changed row's columns
+    Oid writer = InvalidOid;          // runs as this role
+    std::vector<AttrNumber> columns;  // in $n order
+    std::vector<Oid> types;
+    SPIPlanPtr plan = nullptr;
+  };
+  std::vector<ReachingLock> reaching_locks;
   std::vector<std::unique_ptr<RowTest>> tests;
 };
 
@@ -122,6 +132,12 @@ void free_plans(TableRelated& table) {
   if (table.lock != nullptr) {
     SPIPlanPtr plan = table.lock;
     table.lock = nullptr;
+    pg_guard([&] { SPI_freeplan(plan); });
+  }
+  for (TableRelated::ReachingLock& lock : table.reaching_locks) {
+    if (lock.plan == nullptr) continue;
+    SPIPlanPtr plan = lock.plan;
+    lock.plan = nullptr;
     pg_guard([&] { SPI_freeplan(plan); });
   }
   for (Reverse& reverse : table.reverses) {
@@ -313,6 +329,33 @@ const Column* key_column(const ObjectInfo& info, const CompiledFilter& compiled)
   return nullptr;
 }
 
+// A transaction that links an object row to a row of this table through rows it writes (a new
+// order of an existing customer, for orders -> customers -> organizations) holds a KEY SHARE
+// lock (its foreign key check) on the row its written row references, not on this table's row.
+// An UPDATE here therefore also locks FOR UPDATE, at every depth entered through a many-to-one
+// step, the rows that reach the changed row: it waits for such a transaction, and its reverse
+// look-up (latest snapshot) then finds the new object rows. Depth 0 is the object (the writer
+// of an object row locks it itself), and the changed row is locked by related_row_updating.
+void add_reaching_locks(TableRelated& table, const RelationshipPath& path, Oid writer) {
+  const auto* target = static_cast<const RelationSchema*>(path.back()->target);
+  for (std::size_t stop = 1; stop < path.size(); ++stop) {
+    if (path[stop - 1]->to_many) continue;
+    TableRelated::ReachingLock lock;
+    lock.sql = reaching_rows_lock_sql(path, stop, PgDialect());
+    lock.writer = writer;
+    bool known = false;
+    for (const TableRelated::ReachingLock& other : table.reaching_locks) {
+      if (other.sql == lock.sql && other.writer == writer) known = true;
+    }
+    if (known) continue;
+    for (const Column* column : path.back()->target_columns) {
+      lock.columns.push_back(static_cast<AttrNumber>(column->index));
+      lock.types.push_back(target->pg_column(*column).type);
+    }
+    table.reaching_locks.push_back(std::move(lock));
+  }
+}
+
 std::unique_ptr<TableRelated> load_table_related(Oid relid) {
   auto table = std::make_unique<TableRelated>();
   for (const auto& row :
@@ -359,6 +402,7 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
           reads_table = true;
           only_aggregated = only_aggregated && depth == 1 && step.to_many;
           RelationshipPath prefix(path.begin(), path.begin() + static_cast<std::ptrdiff_t>(depth));
+          add_reaching_locks(*table, prefix, info.writer);
           const std::string sql = reverse_key_sql(prefix, info.object_sql, *key, PgDialect());
           Reverse* existing = nullptr;
           for (Reverse& other : table->reverses) {
@@ -754,6 +798,38 @@ void related_row_updating(Relation relation, HeapTuple new_tuple) {
       return 0;
     });
   });
+  // Then the rows that reach it through many-to-one steps (see add_reaching_locks), as the
+  // membership writer of the object whose segments read them (who reads these tables).
+  for (TableRelated::ReachingLock& lock : table.reaching_locks) {
+    as_role(lock.writer, [&] {
+      return pg_guard([&] {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
+        TupleDesc desc = RelationGetDescr(relation);
+        const int count = static_cast<int>(lock.columns.size());
+        Datum* keys = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
+        bool any_null = false;
+        for (int i = 0; i < count; ++i) {
+          bool isnull = false;
+          keys[i] =
+              heap_getattr(new_tuple, lock.columns[static_cast<std::size_t>(i)], desc, &isnull);
+          if (isnull) any_null = true;
+        }
+        if (!any_null) {  // no row references a null key
+          if (lock.plan == nullptr) {
+            SPIPlanPtr plan = SPI_prepare(lock.sql.c_str(), count, lock.types.data());
+            if (plan == nullptr) elog(ERROR, "pg_segments: preparing a row lock failed");
+            SPI_keepplan(plan);
+            lock.plan = plan;
+          }
+          if (SPI_execute_plan(lock.plan, keys, nullptr, false, 0) != SPI_OK_SELECT) {
+            elog(ERROR, "pg_segments: locking rows that reach a referenced row failed");
+          }
+        }
+        SPI_finish();
+        return 0;
+      });
+    });
+  }
 }
 
 void related_row_changed(Relation relation, HeapTuple tuple) {

@@ -1360,19 +1360,7 @@ class Checker {
                          " WHERE segment_id = " + std::to_string(s.id) +
                          ") m ON m.member = t.key WHERE t.key IS NULL OR m.member IS NULL");
       ++segments_compared;
-      // A known limit (docs/realtime.md, Limits): through two many-to-one steps, a change of the
-      // far row racing a new row that reaches it through an intermediate one can leave that
-      // row's answer stale. It is reported, not failed, so that it stays visible.
-      const bool known_limit = s.filter.find("customers.organizations.") != std::string::npos;
-      if ((r.get(0, 0) != "0" || r.get(0, 1) != "0") && known_limit) {
-        differing.insert(s.system_name);
-        std::printf(
-            "KNOWN LIMIT (not counted): %s segment %s differs from its truth: %s members "
-            "too many, %s missing (%s)\n",
-            s.kind.c_str(), s.system_name.c_str(), r.get(0, 0).c_str(), r.get(0, 1).c_str(),
-            r.get(0, 2).c_str());
-        std::fflush(stdout);
-      } else if (r.get(0, 0) != "0" || r.get(0, 1) != "0") {
+      if (r.get(0, 0) != "0" || r.get(0, 1) != "0") {
         differing.insert(s.system_name);
         problems.push_back(s.kind + " segment " + s.system_name + (s.active ? "" : " (inactive)") +
                            " differs from its truth: " + r.get(0, 0) + " members too many, " +

@@ -289,6 +289,19 @@ TEST(Relationships, ReverseLookupsFindTheObjectRowsThatReachAChangedRow) {
             "SELECT seg_t0.\"id\" FROM public.customers AS seg_t0 WHERE (seg_t0.\"id\") = ($1)");
 }
 
+TEST(Relationships, AChangedRowLocksTheRowsThatReachIt) {
+  Graph g;
+  NodePtr node = parse_filter("organizations.regions.name = 'x'");
+  BoundFilter bound = bind_filter(*node, g.customers);
+  RelatedReads reads = related_reads(*node, bound);
+  ASSERT_EQ(reads.paths.size(), 1u);
+  // A region's change locks the organizations in it (depth 1 of customers -> organizations ->
+  // regions).
+  EXPECT_EQ(reaching_rows_lock_sql(reads.paths[0], 1, QuoteAlways()),
+            "SELECT FROM public.organizations AS seg_t1 WHERE (seg_t1.\"region\") = ($1) FOR "
+            "UPDATE OF seg_t1");
+}
+
 TEST(Relationships, DueTimesFollowEveryRelativeTimeCondition) {
   Graph g;
   const Column& key = *g.customers.find_column("id");
