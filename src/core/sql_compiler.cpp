@@ -459,8 +459,15 @@ std::string reverse_key_sql(const RelationshipPath& path, const std::string& obj
 std::string reaching_rows_lock_sql(const RelationshipPath& path, std::size_t stop,
                                    const SqlDialect& dialect) {
   const std::string alias = "seg_t" + std::to_string(stop);
+  // In the order of the key the step into the table references (its primary key, as a rule):
+  // writers updating several of these rows by key lock them in that order too, so the two do
+  // not deadlock.
+  std::string order;
+  for (const Column* column : path[stop - 1]->target_columns) {
+    order += (order.empty() ? "" : ", ") + alias + "." + dialect.quote_identifier(column->name);
+  }
   return "SELECT FROM " + path[stop - 1]->sql_name + " AS " + alias + " WHERE " +
-         reaching_condition(path, stop, dialect) + " FOR UPDATE OF " + alias;
+         reaching_condition(path, stop, dialect) + " ORDER BY " + order + " FOR UPDATE OF " + alias;
 }
 
 }  // namespace pgseg

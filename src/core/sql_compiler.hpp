@@ -76,7 +76,7 @@ std::string reverse_key_sql(const RelationshipPath& path, const std::string& obj
 
 // SQL locking FOR UPDATE the rows at depth stop of path (1 <= stop < path.size(), the target of
 // path[stop - 1]) that reach, through the rest of path, the row of path.back()->target whose
-// path.back()->target_columns are $1, $2, ...
+// path.back()->target_columns are $1, $2, ... In the order of path[stop - 1]->target_columns.
 std::string reaching_rows_lock_sql(const RelationshipPath& path, std::size_t stop,
                                    const SqlDialect& dialect);
 

@@ -298,8 +298,8 @@ TEST(Relationships, AChangedRowLocksTheRowsThatReachIt) {
   // A region's change locks the organizations in it (depth 1 of customers -> organizations ->
   // regions).
   EXPECT_EQ(reaching_rows_lock_sql(reads.paths[0], 1, QuoteAlways()),
-            "SELECT FROM public.organizations AS seg_t1 WHERE (seg_t1.\"region\") = ($1) FOR "
-            "UPDATE OF seg_t1");
+            "SELECT FROM public.organizations AS seg_t1 WHERE (seg_t1.\"region\") = ($1) ORDER "
+            "BY seg_t1.\"id\" FOR UPDATE OF seg_t1");
 }
 
 TEST(Relationships, DueTimesFollowEveryRelativeTimeCondition) {
