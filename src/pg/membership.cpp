@@ -627,6 +627,7 @@ void flush_netted(CachedObject& object, const Netted& net, bool rechecked) {
   const bool exits = !net.exit_keys.empty();
   const bool entries = !net.enter_keys.empty();
   const bool dues = !net.due_keys.empty();
+  if (!exits && !entries && !dues) return;
   const int shape = (exits ? 1 : 0) | (entries ? 2 : 0) | (dues ? 4 : 0) | (rechecked ? 8 : 0);
   SPIPlanPtr* plan = &object.plans.netted[shape];
   const std::string sql =

@@ -226,6 +226,7 @@ std::unique_ptr<ObjectSegments> load_object(Oid relid) {
     if (read[attnum]) object->columns_read.push_back(static_cast<AttrNumber>(attnum));
   }
   object->candidate.resize(object->segments.size(), 0);
+  object->candidates.reserve(object->segments.size());
   return object;
 }
 
@@ -282,8 +283,10 @@ void add_candidates(ObjectSegments& object, const std::vector<int>& segments) {
   for (int index : segments) {
     char& flag = object.candidate[static_cast<std::size_t>(index)];
     if (flag) continue;
-    flag = 1;
+    // Listed before flagged: a flag is never set for a segment the list does not hold (the list
+    // clears the flags), even if the list could not grow.
     object.candidates.push_back(index);
+    flag = 1;
   }
 }
 

@@ -338,7 +338,9 @@ const Column* key_column(const ObjectInfo& info, const CompiledFilter& compiled)
 // of an object row locks it itself), and the changed row is locked by related_row_updating.
 void add_reaching_locks(TableRelated& table, const RelationshipPath& path, Oid writer) {
   const auto* target = static_cast<const RelationSchema*>(path.back()->target);
-  for (std::size_t stop = 1; stop < path.size(); ++stop) {
+  // Deepest first: an UPDATE of a row at a shallower depth holds that row before its own trigger
+  // locks the rows nearer the object, so every transaction takes these locks outside in.
+  for (std::size_t stop = path.size() - 1; stop >= 1; --stop) {
     if (path[stop - 1]->to_many) continue;
     TableRelated::ReachingLock lock;
     lock.sql = reaching_rows_lock_sql(path, stop, PgDialect());
@@ -762,7 +764,7 @@ void related_mark_object_row(Oid relid, Oid key_type, Datum key) {
   mark(relid, key_text(key_type, key));
 }
 
-void related_row_updating(Relation relation, HeapTuple new_tuple) {
+void related_row_updating(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple) {
   const Oid relid = RelationGetRelid(relation);
   TableRelated& table = table_related(relid);
   if (!table.referenced) return;
@@ -798,32 +800,49 @@ void related_row_updating(Relation relation, HeapTuple new_tuple) {
       return 0;
     });
   });
-  // Then the rows that reach it through many-to-one steps (see add_reaching_locks), as the
-  // membership writer of the object whose segments read them (who reads these tables).
+  // Then the rows that reach it through many-to-one steps (see add_reaching_locks), by its old
+  // key and, if the UPDATE changed it, its new one, as the membership writer of the object whose
+  // segments read them: the role that reads these tables (the extension's owner, who may also
+  // lock them).
   for (TableRelated::ReachingLock& lock : table.reaching_locks) {
     as_role(lock.writer, [&] {
       return pg_guard([&] {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
         TupleDesc desc = RelationGetDescr(relation);
         const int count = static_cast<int>(lock.columns.size());
-        Datum* keys = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
-        bool any_null = false;
+        Datum* old_keys = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
+        Datum* new_keys = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
+        bool old_null = false;
+        bool new_null = false;
+        bool same = true;
         for (int i = 0; i < count; ++i) {
-          bool isnull = false;
-          keys[i] =
-              heap_getattr(new_tuple, lock.columns[static_cast<std::size_t>(i)], desc, &isnull);
-          if (isnull) any_null = true;
+          const AttrNumber attnum = lock.columns[static_cast<std::size_t>(i)];
+          Form_pg_attribute attr = TupleDescAttr(desc, attnum - 1);
+          bool was_null = false;
+          bool is_null = false;
+          old_keys[i] = heap_getattr(old_tuple, attnum, desc, &was_null);
+          new_keys[i] = heap_getattr(new_tuple, attnum, desc, &is_null);
+          old_null = old_null || was_null;
+          new_null = new_null || is_null;
+          if (was_null != is_null ||
+              (!is_null && !datumIsEqual(old_keys[i], new_keys[i], attr->attbyval, attr->attlen))) {
+            same = false;
+          }
         }
-        if (!any_null) {  // no row references a null key
-          if (lock.plan == nullptr) {
-            SPIPlanPtr plan = SPI_prepare(lock.sql.c_str(), count, lock.types.data());
-            if (plan == nullptr) elog(ERROR, "pg_segments: preparing a row lock failed");
-            SPI_keepplan(plan);
-            lock.plan = plan;
-          }
-          if (SPI_execute_plan(lock.plan, keys, nullptr, false, 0) != SPI_OK_SELECT) {
-            elog(ERROR, "pg_segments: locking rows that reach a referenced row failed");
-          }
+        if (lock.plan == nullptr) {
+          SPIPlanPtr plan = SPI_prepare(lock.sql.c_str(), count, lock.types.data());
+          if (plan == nullptr) elog(ERROR, "pg_segments: preparing a row lock failed");
+          SPI_keepplan(plan);
+          lock.plan = plan;
+        }
+        // No row references a null key.
+        if (!old_null &&
+            SPI_execute_plan(lock.plan, old_keys, nullptr, false, 0) != SPI_OK_SELECT) {
+          elog(ERROR, "pg_segments: locking rows that reach a referenced row failed");
+        }
+        if (!same && !new_null &&
+            SPI_execute_plan(lock.plan, new_keys, nullptr, false, 0) != SPI_OK_SELECT) {
+          elog(ERROR, "pg_segments: locking rows that reach a referenced row failed");
         }
         SPI_finish();
         return 0;

@@ -20,7 +20,7 @@ void related_row_changed(Relation relation, HeapTuple tuple);
 
 // An UPDATE of a row that object rows may reference through many-to-one keys, before its old and
 // new versions are passed to related_row_changed: waits for transactions adding references.
-void related_row_updating(Relation relation, HeapTuple new_tuple);
+void related_row_updating(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);
 
 // A definition of one of relid's segments is being changed (segments.segment's BEFORE
 // triggers): until related_release (its AFTER triggers, where the new definition is in the

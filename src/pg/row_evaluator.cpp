@@ -100,8 +100,8 @@ struct SharedParams {
 };
 
 SharedParams& shared_params() {
-  static SharedParams params;
-  return params;
+  static SharedParams* params = new SharedParams();  // never destroyed (STYLE.md)
+  return *params;
 }
 
 TimestampTz shifted_now(TimestampTz now, const void* zone, const ParamSpec& spec) {
