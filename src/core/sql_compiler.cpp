@@ -376,6 +376,14 @@ namespace pgseg {
 
 namespace {
 
+void add_column(RelatedReads& out, const ObjectSchema* table, const Column* column) {
+  if (table == nullptr || column == nullptr) return;
+  const std::pair<const ObjectSchema*, const Column*> read{table, column};
+  if (std::find(out.columns.begin(), out.columns.end(), read) == out.columns.end()) {
+    out.columns.push_back(read);
+  }
+}
+
 void collect_reads(const Node& node, const BoundFilter& bound, const RelationshipPath& prefix,
                    RelatedReads& out) {
   if (!node.is_predicate()) {
@@ -387,14 +395,33 @@ void collect_reads(const Node& node, const BoundFilter& bound, const Relationshi
     (prefix.empty() ? out.segments : out.nested_segments) = true;
     return;
   }
-  if (binding.path.empty()) return;
+  if (binding.path.empty()) {
+    // A condition of an aggregate on the aggregated row's own column.
+    if (!prefix.empty()) add_column(out, prefix.back()->target, binding.column);
+    return;
+  }
   RelationshipPath path = prefix;
   path.insert(path.end(), binding.path.begin(), binding.path.end());
   if (std::find(out.paths.begin(), out.paths.end(), path) == out.paths.end()) {
     out.paths.push_back(path);
   }
-  if (binding.aggregate != nullptr && binding.aggregate->condition) {
-    collect_reads(*binding.aggregate->condition, bound, path, out);
+  // The keys each step joins on, in the tables on both sides (the object's own are left out:
+  // the object's writes are followed by its own triggers).
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (i > 0) {
+      for (const Column* column : path[i]->local_columns) {
+        add_column(out, path[i - 1]->target, column);
+      }
+    }
+    for (const Column* column : path[i]->target_columns) add_column(out, path[i]->target, column);
+  }
+  if (binding.aggregate != nullptr) {
+    add_column(out, path.back()->target, binding.argument);
+    if (binding.aggregate->condition) {
+      collect_reads(*binding.aggregate->condition, bound, path, out);
+    }
+  } else {
+    add_column(out, path.back()->target, binding.column);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/ast.hpp"
@@ -63,8 +64,12 @@ using RelationshipPath = std::vector<const Relationship*>;
 // What a bound filter reads outside the object's row.
 struct RelatedReads {
   std::vector<RelationshipPath> paths;  // every chain walked, aggregate conditions included
-  bool segments = false;                // IN SEGMENT over the object's own segments
-  bool nested_segments = false;         // IN SEGMENT inside an aggregate's condition
+  // Every column of a related table the filter reads or joins on (the keys of each step, the
+  // columns conditions compare, aggregates' arguments and their conditions' columns): a change
+  // of a related row that touches none of them cannot change the filter's answer.
+  std::vector<std::pair<const ObjectSchema*, const Column*>> columns;
+  bool segments = false;         // IN SEGMENT over the object's own segments
+  bool nested_segments = false;  // IN SEGMENT inside an aggregate's condition
 };
 
 RelatedReads related_reads(const Node& root, const BoundFilter& bound);

@@ -88,6 +88,11 @@ struct TableRelated {
     SPIPlanPtr plan = nullptr;
   };
   std::vector<ReachingLock> reaching_locks;
+  // The columns of this table that segments read or join on (attribute numbers, sorted): an
+  // UPDATE changing none of them changes no answer and is not followed. every_column: a
+  // membership relation, followed on every change.
+  std::vector<AttrNumber> read_columns;
+  bool every_column = false;
   std::vector<std::unique_ptr<RowTest>> tests;
 };
 
@@ -370,6 +375,7 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
     table->objects.push_back(object);
     ObjectRelated& related = object_related(object);
     if (info.membership == relid) {
+      table->every_column = true;
       Reverse reverse;
       reverse.object = object;
       reverse.member_column = true;
@@ -394,6 +400,11 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
       const Column* key = key_column(info, compiled);
       if (key == nullptr) continue;
       const RelatedReads reads = related_reads(*compiled.ast, *compiled.bound);
+      for (const auto& [schema, column] : reads.columns) {
+        if (static_cast<const RelationSchema*>(schema)->relid() == relid) {
+          table->read_columns.push_back(static_cast<AttrNumber>(column->index));
+        }
+      }
       bool reads_table = false;
       bool only_aggregated = true;  // the table appears only as the first step, one-to-many
       for (const RelationshipPath& path : reads.paths) {
@@ -442,6 +453,36 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
   }
   return table;
 }
+
+TableRelated& table_related(Oid relid);
+
+}  // namespace
+
+bool related_update_matters(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple) {
+  TableRelated& table = table_related(RelationGetRelid(relation));
+  if (table.every_column) return true;
+  TupleDesc desc = RelationGetDescr(relation);
+  const std::vector<AttrNumber>& columns = table.read_columns;
+  // Byte comparison: an unchanged value keeps its bytes (a toasted one its pointer); a value set
+  // again to an equal one may compare as changed, which only costs a look-up.
+  return pg_guard([&] {
+    for (AttrNumber attnum : columns) {
+      if (attnum < 1 || attnum > desc->natts) return true;  // not understood: followed
+      Form_pg_attribute attr = TupleDescAttr(desc, attnum - 1);
+      bool old_null = false;
+      bool new_null = false;
+      Datum old_value = heap_getattr(old_tuple, attnum, desc, &old_null);
+      Datum new_value = heap_getattr(new_tuple, attnum, desc, &new_null);
+      if (old_null != new_null) return true;
+      if (!old_null && !datumIsEqual(old_value, new_value, attr->attbyval, attr->attlen)) {
+        return true;
+      }
+    }
+    return false;
+  });
+}
+
+namespace {
 
 TableRelated& table_related(Oid relid) {
   State& s = state();

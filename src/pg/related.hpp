@@ -18,6 +18,10 @@ void related_mark_object_row(Oid relid, Oid key_type, Datum key);
 // rows that reach it, for every object with realtime segments reading the table.
 void related_row_changed(Relation relation, HeapTuple tuple);
 
+// Whether an UPDATE of a row of a table that segments read changed a column they read or join
+// on; one that did not cannot change any answer and is not followed (no lock, no look-up).
+bool related_update_matters(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);
+
 // An UPDATE of a row that object rows may reference through many-to-one keys, before its old and
 // new versions are passed to related_row_changed: waits for transactions adding references.
 void related_row_updating(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);

@@ -1,4 +1,5 @@
 // Binding against an object: errors with did-you-mean, typing rules, compiled SQL.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -287,6 +288,25 @@ TEST(Relationships, ReverseLookupsFindTheObjectRowsThatReachAChangedRow) {
             "(seg_t1.\"region\") = ($1))");
   EXPECT_EQ(reverse_key_sql(reads.paths[1], "public.customers", key, QuoteAlways()),
             "SELECT seg_t0.\"id\" FROM public.customers AS seg_t0 WHERE (seg_t0.\"id\") = ($1)");
+}
+
+TEST(Relationships, RelatedReadsNameEveryColumnReadOrJoinedOn) {
+  Graph g;
+  NodePtr node = parse_filter(
+      "organizations.regions.name = 'x' AND orders.sum(quantity WHERE status = 'a') > 1");
+  BoundFilter bound = bind_filter(*node, g.customers);
+  RelatedReads reads = related_reads(*node, bound);
+  std::vector<std::string> names;
+  for (const auto& [table, column] : reads.columns) {
+    names.push_back(table->object_name() + "." + column->name);
+  }
+  std::sort(names.begin(), names.end());
+  // Not organizations.industry, orders.id or orders.note: a change of those changes nothing.
+  const std::vector<std::string> expected = {
+      "public.orders.customer_id", "public.orders.quantity",      "public.orders.status",
+      "public.organizations.id",   "public.organizations.region", "public.regions.code",
+      "public.regions.name"};
+  EXPECT_EQ(names, expected);
 }
 
 TEST(Relationships, AChangedRowLocksTheRowsThatReachIt) {
