@@ -201,6 +201,51 @@ ALTER TABLE rr_orders RENAME COLUMN state TO status;
 INSERT INTO rr_orders (id, customer_id, status, amount) VALUES (501, 1, 'paid', 1);
 SELECT rr_check();
 
+-- The aggregates of all segments over one relationship are computed in one pass over its rows,
+-- each with its own condition: count, sum, avg, min, max, exists, none at all, and a condition
+-- that crosses a relationship again.
+SELECT count(*) AS created FROM (
+  SELECT segments.create_segment('Agg avg', 'rr_customers',
+           'rr_orders.avg(amount WHERE status = ''paid'') > 60', system_name => 'agg-avg')
+  UNION ALL
+  SELECT segments.create_segment('Agg min', 'rr_customers', 'rr_orders.min(amount) < 60',
+           system_name => 'agg-min')
+  UNION ALL
+  SELECT segments.create_segment('Agg max', 'rr_customers',
+           'rr_orders.max(amount WHERE status <> ''paid'') >= 500', system_name => 'agg-max')
+  UNION ALL
+  SELECT segments.create_segment('Agg exists', 'rr_customers',
+           'rr_orders.exists(status = ''refunded'') AND NOT rr_orders.exists(amount > 800)',
+           system_name => 'agg-exists')
+  UNION ALL
+  SELECT segments.create_segment('Agg none', 'rr_customers',
+           'rr_orders.count(status = ''paid'') = 0 AND rr_orders.sum(amount) IS NULL',
+           system_name => 'agg-none')
+  UNION ALL
+  SELECT segments.create_segment('Agg software', 'rr_customers',
+           'rr_orders.count(rr_customers.rr_orgs.industry = ''software'') >= 2',
+           system_name => 'agg-software')) AS c;
+INSERT INTO rr_orgs VALUES (4, 'media');
+INSERT INTO rr_customers VALUES (101, 'gold', 4), (102, 'silver', 4), (103, 'bronze', 4);
+INSERT INTO rr_orders (id, customer_id, status, amount)
+VALUES (601, 101, 'paid', 20), (602, 101, 'paid', 130), (603, 102, 'refunded', 550),
+       (604, 102, 'paid', 900), (605, 103, 'refunded', 10);
+UPDATE rr_orders SET status = 'paid' WHERE id = 603;
+UPDATE rr_orders SET amount = 70 WHERE id = 605;
+DELETE FROM rr_orders WHERE id = 604;
+UPDATE rr_orgs SET industry = 'software' WHERE id = 4;
+SELECT rr_members('agg-avg') AS avg, rr_members('agg-min') AS min, rr_members('agg-max') AS max,
+       rr_members('agg-exists') AS exists, rr_members('agg-none') AS none,
+       rr_members('agg-software') AS software, rr_check();
+UPDATE rr_orgs SET industry = 'media' WHERE id = 4;
+SELECT rr_members('agg-software') AS software, rr_check();
+DELETE FROM rr_customers WHERE id > 100;
+DELETE FROM rr_orgs WHERE id = 4;
+SELECT count(*) AS dropped FROM (
+  SELECT segments.drop_segment(s)
+    FROM unnest(ARRAY['agg-avg', 'agg-min', 'agg-max', 'agg-exists', 'agg-none',
+                      'agg-software']) AS s) AS d;
+
 -- IN SEGMENT inside an aggregate's condition cannot be realtime (yet).
 SELECT segments.create_segment('Big orders', 'rr_orders', kind => 'static',
                                system_name => 'big-orders') > 0;

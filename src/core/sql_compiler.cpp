@@ -287,6 +287,42 @@ class SqlCompiler {
            relationship.sql_name + " AS seg_r" + n + " ON " + on;
   }
 
+  // An aggregate as one column of a pass over its related rows shared with others: the rows
+  // (FROM ... without the condition) and the aggregate with its condition as a FILTER.
+  std::pair<std::string, std::string> shared_aggregate_sql(const Binding& binding, int depth) {
+    const Aggregate& aggregate = *binding.aggregate;
+    std::string filter;
+    if (aggregate.condition) {
+      const int saved = depth_;
+      depth_ = depth;
+      filter = " FILTER (WHERE " + compile(*aggregate.condition) + ")";
+      depth_ = saved;
+    }
+    std::string argument = binding.argument ? column_ref(*binding.argument, depth) : std::string();
+    std::string column;
+    switch (aggregate.func) {
+      case AggregateFunc::kExists:
+        column = "(pg_catalog.count(*)" + filter + " OPERATOR(pg_catalog.>) 0)";
+        break;
+      case AggregateFunc::kCount:
+        column = "pg_catalog.count(*)" + filter;
+        break;
+      case AggregateFunc::kSum:
+        column = "pg_catalog.sum(" + argument + "::pg_catalog.numeric)" + filter;
+        break;
+      case AggregateFunc::kAvg:
+        column = "pg_catalog.avg(" + argument + "::pg_catalog.numeric)" + filter;
+        break;
+      case AggregateFunc::kMin:
+        column = "pg_catalog.min(" + argument + ")" + filter;
+        break;
+      case AggregateFunc::kMax:
+        column = "pg_catalog.max(" + argument + ")" + filter;
+        break;
+    }
+    return {related_rows(*binding.path.back(), depth), column};
+  }
+
   std::string aggregate_sql(const Binding& binding, int depth) {
     const Aggregate& aggregate = *binding.aggregate;
     const std::string n = std::to_string(depth);
@@ -328,17 +364,26 @@ class SqlCompiler {
     // Many-to-one steps walked before the column (or before the aggregated relationship).
     const std::size_t steps = binding.path.size() - (binding.aggregate != nullptr ? 1 : 0);
     const int inner = depth_ + static_cast<int>(steps);
-    std::string value = binding.aggregate != nullptr
-                            ? aggregate_sql(binding, inner + 1)
-                            : operand_sql(binding, column_ref(*binding.column, inner));
+    std::string value;
     if (binding.aggregate != nullptr && steps == 0 && depth_ == 0 &&
         options_.shared_aggregates != nullptr) {
-      // Computed once per row for every filter compiled with the same list.
-      auto& shared = *options_.shared_aggregates;
-      auto found = std::find(shared.begin(), shared.end(), value);
-      const std::size_t index = static_cast<std::size_t>(found - shared.begin());
-      if (found == shared.end()) shared.push_back(value);
-      value = "seg_a.a" + std::to_string(index + 1);
+      // Computed once per row for every filter compiled with the same list, in one pass over
+      // the related rows with the other aggregates over them.
+      auto [from, column] = shared_aggregate_sql(binding, inner + 1);
+      auto& groups = options_.shared_aggregates->groups;
+      auto group = std::find_if(
+          groups.begin(), groups.end(),
+          [&](const SqlOptions::SharedAggregates::Group& g) { return g.from == from; });
+      if (group == groups.end()) group = groups.insert(groups.end(), {from, {}});
+      auto found = std::find(group->columns.begin(), group->columns.end(), column);
+      const std::size_t index = static_cast<std::size_t>(found - group->columns.begin());
+      if (found == group->columns.end()) group->columns.push_back(column);
+      value =
+          "seg_a" + std::to_string(group - groups.begin() + 1) + ".a" + std::to_string(index + 1);
+    } else {
+      value = binding.aggregate != nullptr
+                  ? aggregate_sql(binding, inner + 1)
+                  : operand_sql(binding, column_ref(*binding.column, inner));
     }
     // Each step reads the one row referenced, NULL when there is none (as a LEFT JOIN would).
     auto walk = [&](std::string sql) {
@@ -426,6 +471,21 @@ void collect_reads(const Node& node, const BoundFilter& bound, const Relationshi
 }
 
 }  // namespace
+
+std::string SqlOptions::SharedAggregates::lateral_sql() const {
+  std::string sql;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    std::string select;
+    for (std::size_t i = 0; i < groups[g].columns.size(); ++i) {
+      select +=
+          std::string(i > 0 ? ", " : "") + groups[g].columns[i] + " AS a" + std::to_string(i + 1);
+    }
+    // An aggregate without GROUP BY returns one row, also over no rows.
+    sql += " CROSS JOIN LATERAL (SELECT " + select + groups[g].from + ") AS seg_a" +
+           std::to_string(g + 1);
+  }
+  return sql;
+}
 
 RelatedReads related_reads(const Node& root, const BoundFilter& bound) {
   RelatedReads out;

@@ -26,10 +26,23 @@ struct SqlOptions {
   // distinct column, appended here in parameter order (for evaluating one condition by SQL).
   std::vector<const Column*>* parameters = nullptr;
   // When set, each aggregate over the object's own related rows (orders.count(...)) is written
-  // as seg_a.aN, N its position in this list of their SQL (appended to, shared between filters
-  // compiled with the same list), for a statement that computes them once per row in a LATERAL
-  // subquery aliased seg_a.
-  std::vector<std::string>* shared_aggregates = nullptr;
+  // as seg_aG.aN and recorded here (shared between filters compiled with the same list): G is
+  // its group, the aggregates over the same relationship, which a statement computes in one
+  // pass over those rows per object row (a LATERAL subquery aliased seg_aG selecting each
+  // aggregate, with its condition as a FILTER, as aN).
+  struct SharedAggregates;
+  SharedAggregates* shared_aggregates = nullptr;
+};
+
+struct SqlOptions::SharedAggregates {
+  struct Group {
+    std::string from;                  // " FROM ... JOIN ... ON ...": the related rows
+    std::vector<std::string> columns;  // the aggregates over them, a1, a2, ...
+  };
+  std::vector<Group> groups;
+  // The LATERAL subqueries, to follow the object row in a FROM list: " CROSS JOIN LATERAL
+  // (SELECT <a1> AS a1, ... <from>) AS seg_a1 ...".
+  std::string lateral_sql() const;
 };
 
 // SQL that is TRUE exactly when the filter is TRUE for a row, NULL when it is unknown. It reads

@@ -702,39 +702,34 @@ void update_due(const ObjectInfo& info, ObjectRelated& object, std::size_t index
 
 // The statement that writes, for some keys, the difference between every segment's truth and
 // its stored membership, with the change feed, in one pass: aggregates that several segments
-// read (orders.count(status = 'paid') >= 3 and >= 5) are computed once per row. Notifies
+// read (orders.count(status = 'paid') >= 3 and >= 5) are computed once per row, and all
+// aggregates over one relationship in one pass over its rows. Notifies
 // segments_changes once per segment that changed.
 SPIPlanPtr prepare_all(const ObjectInfo& info, ObjectRelated& object) {
   if (object.segments.empty()) elog(ERROR, "pg_segments: no related segment to recompute");
   const std::string keys = keys_parameter(info);
   const std::string& key = info.key_column_sql;
   const std::string& equals = info.key_equals;
-  std::vector<std::string> shared;
+  SqlOptions::SharedAggregates shared;
   std::string values;
   std::string ids;
   for (std::size_t i = 0; i < object.segments.size(); ++i) {
     SqlOptions options;
     options.shared_aggregates = &shared;
-    options.row_alias = "o";  // never resolved against seg_k's or seg_a's columns
+    options.row_alias = "o";  // never resolved against seg_k's or seg_aG's columns
     const CompiledFilter& compiled = *object.compiled[i];
     const std::string filter = compile_sql(*compiled.ast, *compiled.bound, PgDialect(), options);
     const std::string id = std::to_string(object.segments[i]);
     values += std::string(i > 0 ? ", " : "") + "(" + id + "::pg_catalog.int8, (" + filter + "))";
     ids += std::string(i > 0 ? "," : "") + id;
   }
-  std::string aggregates;
-  for (std::size_t i = 0; i < shared.size(); ++i) {
-    aggregates += std::string(i > 0 ? ", " : "") + shared[i] + " AS a" + std::to_string(i + 1);
-  }
   const std::string membership = info.membership_sql;
   return prepare_kept(
       "WITH seg_k AS (SELECT DISTINCT x AS seg_key FROM pg_catalog.unnest(" + keys +
       ") AS x), truth AS (SELECT s.id AS segment_id, o." + key + " AS member FROM " +
       info.object_sql + " AS o JOIN seg_k ON o." + key + " " + equals + " seg_k.seg_key" +
-      // OFFSET 0 keeps the subquery whole: flattened, each aggregate would run once per use.
-      (shared.empty() ? std::string()
-                      : " CROSS JOIN LATERAL (SELECT " + aggregates + " OFFSET 0) AS seg_a") +
-      " CROSS JOIN LATERAL (VALUES " + values +
+      // The aggregates over each relationship, in one pass over its rows per object row.
+      shared.lateral_sql() + " CROSS JOIN LATERAL (VALUES " + values +
       // Held rows found through the member index, key by key (LATERAL: never a scan of every
       // membership of the segments).
       ") AS s (id, m) WHERE s.m), held AS (SELECT m.segment_id, m.member FROM seg_k CROSS JOIN "
