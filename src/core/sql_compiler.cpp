@@ -369,7 +369,9 @@ class SqlCompiler {
         options_.shared_aggregates != nullptr) {
       // Computed once per row for every filter compiled with the same list, in one pass over
       // the related rows with the other aggregates over them.
-      auto [from, column] = shared_aggregate_sql(binding, inner + 1);
+      const std::pair<std::string, std::string> parts = shared_aggregate_sql(binding, inner + 1);
+      const std::string& from = parts.first;
+      const std::string& column = parts.second;
       auto& groups = options_.shared_aggregates->groups;
       auto group = std::find_if(
           groups.begin(), groups.end(),
