@@ -287,69 +287,57 @@ class SqlCompiler {
            relationship.sql_name + " AS seg_r" + n + " ON " + on;
   }
 
+  // The aggregate function applied to the rows of its relationship (at depth): COUNT(*) for
+  // count and exists; sums and averages as numeric: exact, and no overflow (floating-point sums
+  // and averages can overflow).
+  std::string aggregate_call(const Binding& binding, int depth) {
+    const std::string argument =
+        binding.argument ? column_ref(*binding.argument, depth) : std::string();
+    switch (binding.aggregate->func) {
+      case AggregateFunc::kExists:
+      case AggregateFunc::kCount:
+        return "pg_catalog.count(*)";
+      case AggregateFunc::kSum:
+        return "pg_catalog.sum(" + argument + "::pg_catalog.numeric)";
+      case AggregateFunc::kAvg:
+        return "pg_catalog.avg(" + argument + "::pg_catalog.numeric)";
+      case AggregateFunc::kMin:
+        return "pg_catalog.min(" + argument + ")";
+      case AggregateFunc::kMax:
+        return "pg_catalog.max(" + argument + ")";
+    }
+    return "NULL";
+  }
+
+  // The aggregate's condition over the rows of its relationship (at depth), empty if none.
+  std::string aggregate_condition(const Binding& binding, int depth) {
+    if (!binding.aggregate->condition) return std::string();
+    const int saved = depth_;
+    depth_ = depth;
+    std::string condition = compile(*binding.aggregate->condition);
+    depth_ = saved;
+    return condition;
+  }
+
   // An aggregate as one column of a pass over its related rows shared with others: the rows
   // (FROM ... without the condition) and the aggregate with its condition as a FILTER.
   std::pair<std::string, std::string> shared_aggregate_sql(const Binding& binding, int depth) {
-    const Aggregate& aggregate = *binding.aggregate;
-    std::string filter;
-    if (aggregate.condition) {
-      const int saved = depth_;
-      depth_ = depth;
-      filter = " FILTER (WHERE " + compile(*aggregate.condition) + ")";
-      depth_ = saved;
-    }
-    std::string argument = binding.argument ? column_ref(*binding.argument, depth) : std::string();
-    std::string column;
-    switch (aggregate.func) {
-      case AggregateFunc::kExists:
-        column = "(pg_catalog.count(*)" + filter + " OPERATOR(pg_catalog.>) 0)";
-        break;
-      case AggregateFunc::kCount:
-        column = "pg_catalog.count(*)" + filter;
-        break;
-      case AggregateFunc::kSum:
-        column = "pg_catalog.sum(" + argument + "::pg_catalog.numeric)" + filter;
-        break;
-      case AggregateFunc::kAvg:
-        column = "pg_catalog.avg(" + argument + "::pg_catalog.numeric)" + filter;
-        break;
-      case AggregateFunc::kMin:
-        column = "pg_catalog.min(" + argument + ")" + filter;
-        break;
-      case AggregateFunc::kMax:
-        column = "pg_catalog.max(" + argument + ")" + filter;
-        break;
+    const std::string condition = aggregate_condition(binding, depth);
+    const std::string filter = condition.empty() ? "" : " FILTER (WHERE " + condition + ")";
+    std::string column = aggregate_call(binding, depth) + filter;
+    if (binding.aggregate->func == AggregateFunc::kExists) {
+      column = "(" + column + " OPERATOR(pg_catalog.>) 0)";
     }
     return {related_rows(*binding.path.back(), depth), column};
   }
 
   std::string aggregate_sql(const Binding& binding, int depth) {
-    const Aggregate& aggregate = *binding.aggregate;
-    const std::string n = std::to_string(depth);
+    // The rows first: their object columns take parameter numbers before the condition's.
     std::string from = related_rows(*binding.path.back(), depth);
-    if (aggregate.condition) {
-      const int saved = depth_;
-      depth_ = depth;
-      from += " WHERE " + compile(*aggregate.condition);
-      depth_ = saved;
-    }
-    std::string argument = binding.argument ? column_ref(*binding.argument, depth) : std::string();
-    switch (aggregate.func) {
-      case AggregateFunc::kExists:
-        return "EXISTS (SELECT 1" + from + ")";
-      case AggregateFunc::kCount:
-        return "(SELECT pg_catalog.count(*)" + from + ")";
-      case AggregateFunc::kSum:
-        // As numeric: exact, and no overflow (floating-point sums and averages can overflow).
-        return "(SELECT pg_catalog.sum(" + argument + "::pg_catalog.numeric)" + from + ")";
-      case AggregateFunc::kAvg:
-        return "(SELECT pg_catalog.avg(" + argument + "::pg_catalog.numeric)" + from + ")";
-      case AggregateFunc::kMin:
-        return "(SELECT pg_catalog.min(" + argument + ")" + from + ")";
-      case AggregateFunc::kMax:
-        return "(SELECT pg_catalog.max(" + argument + ")" + from + ")";
-    }
-    return "NULL";
+    const std::string condition = aggregate_condition(binding, depth);
+    if (!condition.empty()) from += " WHERE " + condition;
+    if (binding.aggregate->func == AggregateFunc::kExists) return "EXISTS (SELECT 1" + from + ")";
+    return "(SELECT " + aggregate_call(binding, depth) + from + ")";
   }
 
   std::string predicate(const Node& node) {

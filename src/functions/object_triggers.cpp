@@ -87,19 +87,9 @@ PGSEG_FUNCTION(pgseg_object_truncate_trigger) {
 // reads). Marks the object keys the change may affect.
 PGSEG_FUNCTION(pgseg_related_row_trigger) {
   TriggerData* data = trigger_data(fcinfo, "_related_row_trigger");
-  const TriggerEvent event = data->tg_event;
-  if (TRIGGER_FIRED_BY_UPDATE(event) &&
-      !pgseg::pg::related_update_matters(data->tg_relation, data->tg_trigtuple,
-                                         data->tg_newtuple)) {
-    return PointerGetDatum(nullptr);
-  }
-  if (TRIGGER_FIRED_BY_UPDATE(event)) {
-    pgseg::pg::related_row_updating(data->tg_relation, data->tg_trigtuple, data->tg_newtuple);
-  }
-  pgseg::pg::related_row_changed(data->tg_relation, data->tg_trigtuple);
-  if (TRIGGER_FIRED_BY_UPDATE(event)) {
-    pgseg::pg::related_row_changed(data->tg_relation, data->tg_newtuple);
-  }
+  pgseg::pg::related_row_event(
+      data->tg_relation, data->tg_trigtuple,
+      TRIGGER_FIRED_BY_UPDATE(data->tg_event) ? data->tg_newtuple : nullptr);
   return PointerGetDatum(nullptr);
 }
 

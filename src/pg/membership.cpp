@@ -432,18 +432,25 @@ void flush_changes(CachedObject& object, const std::vector<PendingChange>& chang
   run_plan(info, &object.plans.changes, sql, 3, types, arrays);
 }
 
-// How a buffered recheck time replaces the stored one. A writer evaluates only the segments
+// The statement parts that apply recheck times d(member, due_at), one per member (NULL: none
+// any more). How a buffered time replaces the stored one: a writer evaluates only the segments
 // that read a changed column, so a stored time that has passed (a change nobody has applied
 // yet) is never removed or moved later by it: refresh_due() applies it. A recheck evaluates
 // every relative-time segment against stored membership, and its times replace any.
-std::string keeps_passed_times(bool rechecked) {
-  return rechecked ? "" : " AND r.due_at OPERATOR(pg_catalog.>) pg_catalog.now()";
-}
-std::string replaces_time(bool rechecked) {
-  return rechecked ? "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at"
-                   : "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at AND (r.due_at "
-                     "OPERATOR(pg_catalog.>) pg_catalog.now() OR EXCLUDED.due_at "
-                     "OPERATOR(pg_catalog.<) r.due_at)";
+std::string apply_dues_sql(const ObjectInfo& info, bool rechecked) {
+  const std::string kept_if_passed =
+      rechecked ? "" : " AND r.due_at OPERATOR(pg_catalog.>) pg_catalog.now()";
+  const std::string replaced =
+      rechecked ? "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at"
+                : "WHERE r.due_at IS DISTINCT FROM EXCLUDED.due_at AND (r.due_at "
+                  "OPERATOR(pg_catalog.>) pg_catalog.now() OR EXCLUDED.due_at "
+                  "OPERATOR(pg_catalog.<) r.due_at)";
+  return "unscheduled AS (DELETE FROM " + info.rechecks_sql + " r USING d WHERE d.due_at IS NULL" +
+         kept_if_passed + " AND r.member " + info.key_equals +
+         " d.member), scheduled AS (INSERT INTO " + info.rechecks_sql +
+         " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
+         "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
+         replaced + ")";
 }
 
 // Relative-time recheck times; the last one buffered for a key wins.
@@ -452,16 +459,8 @@ void flush_dues(CachedObject& object, const std::vector<PendingDue>& dues, bool 
   std::string sql =
       "WITH d AS (SELECT DISTINCT ON (member) member, due_at FROM ROWS FROM "
       "(pg_catalog.unnest($1), pg_catalog.unnest($2)) WITH ORDINALITY AS d(member, due_at, ord) "
-      "ORDER BY member, ord DESC), "
-      "unscheduled AS (DELETE FROM " +
-      info.rechecks_sql + " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) +
-      " AND r.member " + info.key_equals +
-      " d.member) "
-      "INSERT INTO " +
-      info.rechecks_sql +
-      " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
-      "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
-      replaces_time(rechecked);
+      "ORDER BY member, ord DESC), " +
+      apply_dues_sql(info, rechecked) + " SELECT 1";
   Datum arrays[2] = {Datum(0), Datum(0)};
   pg_guard([&] {
     const int n = static_cast<int>(dues.size());
@@ -607,13 +606,7 @@ std::string netted_sql(const ObjectInfo& info, bool exits, bool entries, bool du
     parts.push_back(
         "d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) "
         "AS d(member, due_at))");
-    parts.push_back("unscheduled AS (DELETE FROM " + info.rechecks_sql +
-                    " r USING d WHERE d.due_at IS NULL" + keeps_passed_times(rechecked) +
-                    " AND r.member " + info.key_equals + " d.member)");
-    parts.push_back("scheduled AS (INSERT INTO " + info.rechecks_sql +
-                    " AS r (member, due_at) SELECT member, due_at FROM d WHERE due_at IS NOT NULL "
-                    "ON CONFLICT (member) DO UPDATE SET due_at = EXCLUDED.due_at " +
-                    replaces_time(rechecked) + ")");
+    parts.push_back(apply_dues_sql(info, rechecked));
   }
   std::string sql = "WITH ";
   for (std::size_t i = 0; i < parts.size(); ++i) sql += (i == 0 ? "" : ", ") + parts[i];
@@ -722,10 +715,7 @@ void flush_object(Oid relid, bool rechecked) {
   if (pending.changes.empty() && pending.dues.empty()) return;
   const KeyOrder order = key_order(object.info);
   if (order != KeyOrder::kNone) {
-    Netted net = net_effect(order, pending.changes, pending.dues);
-    if (!net.exit_keys.empty() || !net.enter_keys.empty() || !net.due_keys.empty()) {
-      flush_netted(object, net, rechecked);
-    }
+    flush_netted(object, net_effect(order, pending.changes, pending.dues), rechecked);
     return;
   }
   if (!pending.changes.empty()) flush_changes(object, pending.changes);

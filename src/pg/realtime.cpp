@@ -51,7 +51,6 @@ struct ObjectSegments {
   };
   std::vector<SharedLeaf> shared_leaves;
   std::vector<std::vector<int>> leaves_by_attnum;  // attnum -> shared leaves reading it
-  std::vector<std::vector<int>> segment_leaves;    // segment -> its shared leaves
   std::vector<std::vector<int>> leaf_segments;     // shared leaf -> segments with it
   // attnum -> segments that must be evaluated when it changes whatever their conditions
   // answer: those with conditions over other rows, and relative-time segments comparing it
@@ -136,19 +135,16 @@ void retire_segments(ObjectSegments& object) {
   object.segments.clear();
 }
 
-// Registers the conditions of a segment about to be appended to object.segments.
-void share_leaves(ObjectSegments& object, CompiledFilter& compiled,
-                  std::unordered_map<std::string, int>& ids) {
-  const int segment = static_cast<int>(object.segment_leaves.size());
+// Registers the conditions of the segment about to be appended to object.segments at position
+// segment. False when one of them reads something else than the row: the segment is then
+// evaluated whenever a column it reads changes.
+bool share_leaves(ObjectSegments& object, CompiledFilter& compiled,
+                  std::unordered_map<std::string, int>& ids, int segment) {
   std::vector<int> mine;
   const std::vector<Program::LeafInfo>& leaves = compiled.program->leaf_info();
   for (std::size_t leaf = 0; leaf < leaves.size(); ++leaf) {
     const Program::LeafInfo& info = leaves[leaf];
-    if (info.column_index < 1 || info.column_index > object.natts) {
-      mine.clear();
-      mine.push_back(-1);  // reads something else than the row: always evaluated
-      break;
-    }
+    if (info.column_index < 1 || info.column_index > object.natts) return false;
     auto [found, added] = ids.emplace(info.signature, static_cast<int>(ids.size()));
     if (added) {
       object.shared_leaves.push_back({compiled.evaluator.get(), leaf});
@@ -158,11 +154,10 @@ void share_leaves(ObjectSegments& object, CompiledFilter& compiled,
     mine.push_back(found->second);
   }
   for (int id : mine) {
-    if (id < 0) continue;
     std::vector<int>& segments = object.leaf_segments[static_cast<std::size_t>(id)];
     if (segments.empty() || segments.back() != segment) segments.push_back(segment);
   }
-  object.segment_leaves.push_back(std::move(mine));
+  return true;
 }
 
 std::unique_ptr<ObjectSegments> load_object(Oid relid) {
@@ -212,8 +207,7 @@ std::unique_ptr<ObjectSegments> load_object(Oid relid) {
       object->always_by_attnum[static_cast<std::size_t>(attnum)].push_back(index);
     }
     if (segment.time_relative) object->time_segments.push_back(index);
-    share_leaves(*object, *segment.compiled, leaf_ids);
-    if (!object->segment_leaves.back().empty() && object->segment_leaves.back().front() < 0) {
+    if (!share_leaves(*object, *segment.compiled, leaf_ids, index)) {
       for (int attnum : segment.compiled->program->columns_read()) {
         if (attnum < 1 || attnum > object->natts) continue;
         std::vector<int>& always = object->always_by_attnum[static_cast<std::size_t>(attnum)];
@@ -298,15 +292,14 @@ void earliest(std::optional<TimestampTz>& due, std::optional<TimestampTz> candid
   if (candidate && (!due || *candidate < *due)) due = candidate;
 }
 
-// Next recheck time of a deformed row over every relative-time segment.
-// With known (the earliest time of the segments flagged as candidates, already evaluated on this
-// row), only the other relative-time segments are evaluated.
+// Next recheck time of a deformed row over every relative-time segment, given known: the
+// earliest time of the segments flagged as candidates, already evaluated on this row (only the
+// other relative-time segments are evaluated here).
 std::optional<TimestampTz> row_due(ObjectSegments& object, const Datum* values, const bool* nulls,
-                                   int natts, std::optional<TimestampTz> known = std::nullopt,
-                                   bool skip_candidates = false) {
+                                   int natts, std::optional<TimestampTz> known) {
   std::optional<TimestampTz> due = known;
   for (int index : object.time_segments) {
-    if (skip_candidates && object.candidate[static_cast<std::size_t>(index)]) continue;
+    if (object.candidate[static_cast<std::size_t>(index)]) continue;
     RowEvaluator& evaluator = *object.segments[static_cast<std::size_t>(index)].compiled->evaluator;
     (void)evaluator.eval_values(values, nulls, natts);
     earliest(due, evaluator.next_due());
@@ -425,8 +418,8 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     if (object.time_segments.empty() || (!time_evaluated && !key_changed)) return;
     if (key_changed) {
       // The old key's recheck row went with the key move.
-      std::optional<TimestampTz> due = row_due(object, object.new_values.data(),
-                                               object.new_nulls.get(), natts, marked_new, true);
+      std::optional<TimestampTz> due =
+          row_due(object, object.new_values.data(), object.new_nulls.get(), natts, marked_new);
       if (due) buffer_due(info, key, due);
       return;
     }
@@ -436,7 +429,7 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     if (marked_old == marked_new) return;
     buffer_due(
         info, key,
-        row_due(object, object.new_values.data(), object.new_nulls.get(), natts, marked_new, true));
+        row_due(object, object.new_values.data(), object.new_nulls.get(), natts, marked_new));
   });
 }
 

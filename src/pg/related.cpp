@@ -451,15 +451,16 @@ std::unique_ptr<TableRelated> load_table_related(Oid relid) {
       }
     }
   }
+  std::sort(table->read_columns.begin(), table->read_columns.end());
+  table->read_columns.erase(std::unique(table->read_columns.begin(), table->read_columns.end()),
+                            table->read_columns.end());
   return table;
 }
 
-TableRelated& table_related(Oid relid);
-
-}  // namespace
-
-bool related_update_matters(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple) {
-  TableRelated& table = table_related(RelationGetRelid(relation));
+// Whether an UPDATE changed a column the segments read or join on; one that did not cannot
+// change any answer and is not followed (no lock, no look-up).
+bool update_matters(const TableRelated& table, Relation relation, HeapTuple old_tuple,
+                    HeapTuple new_tuple) {
   if (table.every_column) return true;
   TupleDesc desc = RelationGetDescr(relation);
   const std::vector<AttrNumber>& columns = table.read_columns;
@@ -481,8 +482,6 @@ bool related_update_matters(Relation relation, HeapTuple old_tuple, HeapTuple ne
     return false;
   });
 }
-
-namespace {
 
 TableRelated& table_related(Oid relid) {
   State& s = state();
@@ -793,16 +792,10 @@ void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
   update_due(info, object, index, keys);
 }
 
-}  // namespace
-
-void related_mark_object_row(Oid relid, Oid key_type, Datum key) {
-  if (object_related(relid).segments.empty()) return;
-  mark(relid, key_text(key_type, key));
-}
-
-void related_row_updating(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple) {
-  const Oid relid = RelationGetRelid(relation);
-  TableRelated& table = table_related(relid);
+// An UPDATE of a row that object rows may reference through many-to-one keys, before its
+// versions are marked: waits for transactions adding references.
+void lock_for_update(TableRelated& table, Relation relation, HeapTuple old_tuple,
+                     HeapTuple new_tuple) {
   if (!table.referenced) return;
   // A transaction that is adding an object row referencing this row holds a KEY SHARE lock on
   // it (its foreign key check) and will recompute that object row with the row as it saw it.
@@ -818,7 +811,7 @@ void related_row_updating(Relation relation, HeapTuple old_tuple, HeapTuple new_
     sql = std::string("SELECT 1 FROM ONLY ") + name +
           " WHERE ctid OPERATOR(pg_catalog.=) $1 FOR UPDATE";
   }
-  as_role(relation_owner(relid), [&] {
+  as_role(relation->rd_rel->relowner, [&] {
     return pg_guard([&] {
       if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_segments: SPI_connect failed");
       if (table.lock == nullptr) {
@@ -887,12 +880,10 @@ void related_row_updating(Relation relation, HeapTuple old_tuple, HeapTuple new_
   }
 }
 
-void related_row_changed(Relation relation, HeapTuple tuple) {
+void mark_row(Relation relation, HeapTuple tuple) {
   TableRelated& table = table_related(RelationGetRelid(relation));
   for (Reverse& reverse : table.reverses) mark_reverse(table, reverse, relation, tuple);
 }
-
-namespace {
 
 void sort_unique(std::vector<std::string>& keys) {
   std::sort(keys.begin(), keys.end());
@@ -900,6 +891,23 @@ void sort_unique(std::vector<std::string>& keys) {
 }
 
 }  // namespace
+
+void related_mark_object_row(Oid relid, Oid key_type, Datum key) {
+  if (object_related(relid).segments.empty()) return;
+  mark(relid, key_text(key_type, key));
+}
+
+void related_row_event(Relation relation, HeapTuple tuple, HeapTuple new_tuple) {
+  if (new_tuple != nullptr) {
+    TableRelated& table = table_related(RelationGetRelid(relation));
+    if (!update_matters(table, relation, tuple, new_tuple)) return;
+    lock_for_update(table, relation, tuple, new_tuple);
+  }
+  // Looked up again: waiting for a lock reads pending invalidations, which may have replaced
+  // the entry.
+  mark_row(relation, tuple);
+  if (new_tuple != nullptr) mark_row(relation, new_tuple);
+}
 
 void related_hold(Oid relid) {
   SubTransactionId current = pg_guard([] { return GetCurrentSubTransactionId(); });

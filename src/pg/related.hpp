@@ -14,17 +14,13 @@ namespace pgseg::pg {
 // realtime segments over related rows.
 void related_mark_object_row(Oid relid, Oid key_type, Datum key);
 
-// A row of a related table (or of a membership relation) changed: marks the keys of the object
-// rows that reach it, for every object with realtime segments reading the table.
-void related_row_changed(Relation relation, HeapTuple tuple);
-
-// Whether an UPDATE of a row of a table that segments read changed a column they read or join
-// on; one that did not cannot change any answer and is not followed (no lock, no look-up).
-bool related_update_matters(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);
-
-// An UPDATE of a row that object rows may reference through many-to-one keys, before its old and
-// new versions are passed to related_row_changed: waits for transactions adding references.
-void related_row_updating(Relation relation, HeapTuple old_tuple, HeapTuple new_tuple);
+// A row of a related table (or of a membership relation) was inserted or deleted (tuple), or
+// updated (tuple the old version, new_tuple the new one; nullptr otherwise): marks the keys of
+// the object rows that reach either version, for every object with realtime segments reading
+// the table. An UPDATE that changes no column the segments read or join on is not followed;
+// one that does, of a row object rows reach through many-to-one keys, first locks it (and the
+// rows that reach it) so that it waits for transactions adding references to it.
+void related_row_event(Relation relation, HeapTuple tuple, HeapTuple new_tuple);
 
 // A definition of one of relid's segments is being changed (segments.segment's BEFORE
 // triggers): until related_release (its AFTER triggers, where the new definition is in the
