@@ -253,3 +253,77 @@ SELECT count(*) AS event_sources FROM segments.event_source;
 SELECT segments.drop_segment('owned');
 DROP OWNED BY sch_owner;
 DROP ROLE sch_owner;
+
+-- Refreshes of integer keys compare them in memory: keys of every integer width, negative
+-- ones, keys that differ in their high bytes, rows stored out of key order. After each
+-- refresh, membership equals the filter's truth and the feed holds exactly the difference.
+CREATE TABLE sch_wide (id bigint PRIMARY KEY, score int);
+INSERT INTO sch_wide
+SELECT k, (abs(k) % 7)::int
+FROM (SELECT (ARRAY[-1, 1])[1 + i % 2] * (i::bigint * 2654435761 % 9000000000000000000) AS k
+      FROM generate_series(1, 3000) AS i) AS keys ORDER BY md5(k::text);
+CREATE TABLE sch_small (id smallint PRIMARY KEY, score int);
+INSERT INTO sch_small SELECT i, abs(i) % 7 FROM generate_series(-300, 300) AS i ORDER BY md5(i::text);
+CREATE TABLE sch_plain (id integer PRIMARY KEY, score int);
+INSERT INTO sch_plain SELECT i * 65537, abs(i) % 7 FROM generate_series(-3000, 3000, 3) AS i;
+SELECT segments.create_segment('wide', 'sch_wide', 'score >= 3', kind => 'scheduled') > 0 AS wide,
+       segments.create_segment('small', 'sch_small', 'score >= 3', kind => 'scheduled') > 0 AS small,
+       segments.create_segment('plain', 'sch_plain', 'score >= 3', kind => 'scheduled') > 0 AS plain;
+UPDATE sch_wide SET score = (score + 2) % 7;
+UPDATE sch_small SET score = (score + 2) % 7;
+UPDATE sch_plain SET score = (score + 2) % 7;
+-- Members against the truth, and the feed written since a mark.
+CREATE FUNCTION sch_check(segment text, tbl regclass, since bigint, OUT members bigint,
+                          OUT truth bigint, OUT missing bigint, OUT extra bigint,
+                          OUT entered bigint, OUT exited bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT count(*) INTO members FROM segments.members(segment);
+  EXECUTE format('SELECT count(*) FROM %s WHERE score >= 3', tbl) INTO truth;
+  EXECUTE format('SELECT count(*) FROM %s t WHERE t.score >= 3 AND NOT EXISTS '
+                 '(SELECT FROM segments.members(%L) m (key) WHERE m.key = t.id::text)',
+                 tbl, segment) INTO missing;
+  EXECUTE format('SELECT count(*) FROM segments.members(%L) m (key) WHERE NOT EXISTS '
+                 '(SELECT FROM %s t WHERE t.score >= 3 AND t.id::text = m.key)',
+                 segment, tbl) INTO extra;
+  SELECT count(*) FILTER (WHERE c.change = 'entered'), count(*) FILTER (WHERE c.change = 'exited')
+    INTO entered, exited
+    FROM segments.changes c WHERE c.segment_id = segments._resolve(segment) AND c.id > since;
+END
+$$;
+SELECT coalesce(max(id), 0) AS feed_mark FROM segments.changes \gset
+BEGIN;
+SET LOCAL track_functions = 'all';
+SELECT s.name, r.added, r.removed, r.total, c.*
+FROM (VALUES ('wide', 'sch_wide'), ('small', 'sch_small'), ('plain', 'sch_plain')) AS s (name, tbl),
+     LATERAL segments.refresh(s.name) AS r,
+     LATERAL sch_check(s.name, s.tbl::regclass, :feed_mark) AS c
+ORDER BY s.name;
+-- Each refresh went through the comparison in memory, none through the SQL statement.
+SELECT funcname, calls FROM pg_stat_xact_user_functions
+ WHERE funcname IN ('_refresh_by_integer_keys', '_execute_as') ORDER BY 1;
+COMMIT;
+-- Nothing left to change: nothing written.
+SELECT coalesce(max(id), 0) AS feed_mark FROM segments.changes \gset
+SELECT s.name, r.added, r.removed, r.total, c.*
+FROM (VALUES ('wide', 'sch_wide'), ('small', 'sch_small'), ('plain', 'sch_plain')) AS s (name, tbl),
+     LATERAL segments.refresh(s.name) AS r,
+     LATERAL sch_check(s.name, s.tbl::regclass, :feed_mark) AS c
+ORDER BY s.name;
+-- More keys than the memory given: nothing is written and the caller falls back to SQL.
+SELECT segments._refresh_by_integer_keys(
+  'SELECT id, 2 FROM public.sch_wide',
+  'SELECT pg_catalog.count(*) FROM pg_catalog.unnest($1) AS k',
+  'SELECT pg_catalog.count(*) FROM public.sch_wide AS w WHERE w.id = ANY ($1)', 1, -1) AS too_many;
+SELECT segments._refresh_by_integer_keys(
+  'SELECT id::bigint, 2 FROM public.sch_plain WHERE id > 0',
+  'SELECT pg_catalog.count(*) FROM pg_catalog.unnest($1) AS k',
+  'SELECT pg_catalog.count(*) FROM public.sch_plain AS w WHERE w.id = ANY ($1)', 1, 1000) AS fits;
+-- An object estimated larger than that is not read at all.
+SELECT segments._refresh_by_integer_keys('SELECT 1', 'SELECT 0::bigint', 'SELECT 0::bigint', 1, 5000)
+  AS estimated_too_large;
+-- A read query of another shape is refused.
+SELECT segments._refresh_by_integer_keys('SELECT 1', 'SELECT 0::bigint', 'SELECT 0::bigint', 1, 1);
+SELECT segments.drop_segment(s) FROM unnest(ARRAY['wide', 'small', 'plain']) AS s;
+DROP FUNCTION sch_check(text, regclass, bigint);
+DROP TABLE sch_wide, sch_small, sch_plain;

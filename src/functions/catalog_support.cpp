@@ -1,4 +1,5 @@
 // Internal helpers of the catalog functions (schema segments, names starting with "_").
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "pg/boundary.hpp"
 #include "pg/filter_cache.hpp"
 #include "pg/filter_datum.hpp"
+#include "pg/key_diff.hpp"
 #include "pg/spi.hpp"
 
 using pgseg::pg::pg_guard;
@@ -189,6 +191,27 @@ PGSEG_FUNCTION(pgseg_execute_as) {
     for (std::size_t i = 0; i < values.size(); ++i) elements[i] = Int64GetDatum(values[i]);
     return PointerGetDatum(construct_array(elements, static_cast<int>(values.size()), INT8OID, 8,
                                            true, TYPALIGN_DOUBLE));
+  });
+}
+
+// _refresh_by_integer_keys(read, remove, add, max_bytes, estimated_rows): a refresh whose keys
+// are compared in memory (pg/key_diff.hpp); {added, removed, total}, or NULL, having written
+// nothing, when the keys do not fit in max_bytes.
+PGSEG_FUNCTION(pgseg_refresh_by_integer_keys) {
+  const std::string read = text_arg(fcinfo, 0);
+  const std::string remove = text_arg(fcinfo, 1);
+  const std::string add = text_arg(fcinfo, 2);
+  const int64 max_bytes = PG_GETARG_INT64(3);
+  const pgseg::pg::KeyDiffStatements statements{read.c_str(), remove.c_str(), add.c_str()};
+  const double estimated_rows = PG_GETARG_FLOAT8(4);
+  const std::optional<pgseg::pg::RefreshCounts> counts = pgseg::pg::refresh_by_integer_keys(
+      statements, max_bytes > 0 ? static_cast<std::size_t>(max_bytes) : 0, estimated_rows);
+  if (!counts) PG_RETURN_NULL();
+  return pg_guard([&] {
+    Datum elements[3] = {Int64GetDatum(counts->added), Int64GetDatum(counts->removed),
+                         Int64GetDatum(counts->total)};
+    return PointerGetDatum(
+        construct_array(elements, 3, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
   });
 }
 
