@@ -263,6 +263,46 @@ SELECT segments.drop_segment(s)
 SELECT count(*) AS related_triggers FROM pg_trigger WHERE tgname LIKE '\_segments\_related\_%';
 SELECT count(*) AS related_sources FROM segments.related_source;
 SELECT segments.drop_segment('gold');
+-- Objects keyed by text: the answers are compared with stored membership by key, entries and
+-- exits written for exactly the keys that changed, in the writing transaction.
+CREATE TABLE rr_handles (handle text PRIMARY KEY, tier text);
+CREATE TABLE rr_posts (id int PRIMARY KEY, handle text REFERENCES rr_handles ON DELETE CASCADE,
+                       likes int);
+CREATE INDEX ON rr_posts (handle);
+INSERT INTO rr_handles VALUES ('@ana', 'gold'), ('@bo''b', 'gold'), ('@cy', 'silver');
+SELECT segments.create_segment('Posters', 'rr_handles', 'rr_posts.count() >= 2',
+                               system_name => 'posters') > 0,
+       segments.create_segment('Liked gold', 'rr_handles',
+                               'rr_posts.sum(likes) > 10 AND tier = ''gold''',
+                               system_name => 'liked-gold') > 0;
+CREATE FUNCTION rr_handle_check() RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(format('%s: %s', s, coalesce((SELECT string_agg(m, ', ' ORDER BY m)
+                                                    FROM segments.members(s) m), '-')), '; '
+                    ORDER BY s)
+    FROM unnest(ARRAY['liked-gold', 'posters']) AS s
+$$;
+SELECT rr_handle_check();
+INSERT INTO rr_posts VALUES (1, '@ana', 4), (2, '@ana', 9), (3, '@bo''b', 20), (4, '@cy', 1);
+SELECT rr_handle_check();
+BEGIN;
+INSERT INTO rr_posts VALUES (5, '@cy', 1), (6, '@bo''b', 0);
+UPDATE rr_posts SET likes = 0 WHERE id = 2;
+SELECT rr_handle_check();
+ROLLBACK;
+SELECT rr_handle_check();
+-- One statement with exits and entries: a post moves from @ana to @cy.
+UPDATE rr_posts SET handle = '@cy' WHERE id = 2;
+SELECT rr_handle_check();
+DELETE FROM rr_handles WHERE handle = '@ana';  -- its posts go by cascade
+SELECT rr_handle_check(), (SELECT count(*) FROM segments.rr_handles_members
+                            WHERE member = '@ana') AS ana_rows;
+SELECT s.system_name, c.member, c.change FROM segments.changes c
+  JOIN segments.segment s ON s.id = c.segment_id
+ WHERE s.system_name IN ('posters', 'liked-gold')
+ ORDER BY c.id;
+SELECT segments.drop_segment('posters'), segments.drop_segment('liked-gold');
+DROP TABLE rr_posts, rr_handles;
+DROP FUNCTION rr_handle_check;
 DROP TABLE rr_orders, rr_customers, rr_orgs;
 DROP FUNCTION rr_check, rr_members;
 DROP OWNED BY rr_writer;

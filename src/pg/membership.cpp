@@ -665,6 +665,10 @@ const ObjectInfo& object_info(Oid relid) {
   return cached_object(relid).info;
 }
 
+std::string membership_changes_sql(const ObjectInfo& info, bool exits, bool entries) {
+  return netted_sql(info, exits, entries, false, false);
+}
+
 void buffer_deleted_key(const ObjectInfo& info, Datum key) {
   Datum kept = keep_key(info, key);
   state().pending[info.relid].deleted.push_back({kept, GetCurrentSubTransactionId()});

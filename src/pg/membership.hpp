@@ -45,6 +45,12 @@ void buffer_due(const ObjectInfo& info, Datum key, std::optional<TimestampTz> du
 // replace stored ones even where those have passed.
 void flush_object(Oid relid, bool rechecked = false);
 
+// The statement writing membership exits and entries with their change feed and a NOTIFY per
+// segment touched: $1 bigint[] and $2 key[] the exits (segment, member), $3 bigint[] and $4
+// key[] the entries (all four declared); exits or entries false leaves that part out.
+// Entering pairs already stored and exiting pairs not stored are skipped.
+std::string membership_changes_sql(const ObjectInfo& info, bool exits, bool entries);
+
 // TRUNCATE of the object: every membership of it ends.
 void truncate_object_membership(Oid relid);
 

@@ -33,7 +33,9 @@ struct ObjectRelated {
   std::vector<std::unique_ptr<CompiledFilter>> compiled;  // parallel to segments
   std::vector<SegmentPlans> plans;                        // parallel to segments
   SPIPlanPtr lock = nullptr;  // locks the object rows of some keys, prepared on first use
-  SPIPlanPtr all = nullptr;   // recomputes every segment for some keys, prepared on first use
+  SPIPlanPtr all = nullptr;   // every segment's answers for some keys, prepared on first use
+  // Write exits (1), entries (2) or both (3) with their feed; prepared on first use.
+  SPIPlanPtr changes[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 // From a changed row of a related table to the keys of one object's rows.
@@ -160,7 +162,8 @@ void on_transaction_end(XactEvent event, void*) {
   s.holds.clear();
   for (auto& object : s.retired_objects) {
     for (auto& compiled : object->compiled) retire_compiled(std::move(compiled));
-    std::vector<SPIPlanPtr> plans{object->lock, object->all};
+    std::vector<SPIPlanPtr> plans{object->lock, object->all, object->changes[1], object->changes[2],
+                                  object->changes[3]};
     for (const SegmentPlans& segment : object->plans) {
       plans.insert(plans.end(), {segment.diff, segment.due_delete, segment.due_insert});
     }
@@ -612,10 +615,13 @@ std::string keys_parameter(const ObjectInfo& info) {
   return "$1::pg_catalog.text[]::" + key_type + "[]";
 }
 
-SPIPlanPtr prepare_kept(const std::string& sql) {
+// A saved statement with a generic plan; by default its one parameter is the keys ($1, text[]).
+SPIPlanPtr prepare_kept(const std::string& sql, int count = 1, const Oid* types = nullptr) {
   return pg_guard([&] {
-    Oid types[1] = {TEXTARRAYOID};
-    SPIPlanPtr plan = SPI_prepare_cursor(sql.c_str(), 1, types, CURSOR_OPT_GENERIC_PLAN);
+    Oid keys[1] = {TEXTARRAYOID};
+    SPIPlanPtr plan =
+        SPI_prepare_cursor(sql.c_str(), count, const_cast<Oid*>(types != nullptr ? types : keys),
+                           CURSOR_OPT_GENERIC_PLAN);
     if (plan == nullptr) elog(ERROR, "pg_segments: preparing a related recompute failed");
     SPI_keepplan(plan);
     return plan;
@@ -699,69 +705,163 @@ void update_due(const ObjectInfo& info, ObjectRelated& object, std::size_t index
   });
 }
 
-// The statement that writes, for some keys, the difference between every segment's truth and
-// its stored membership, with the change feed, in one pass: aggregates that several segments
-// read (orders.count(status = 'paid') >= 3 and >= 5) are computed once per row, and all
-// aggregates over one relationship in one pass over its rows. Notifies
-// segments_changes once per segment that changed.
-SPIPlanPtr prepare_all(const ObjectInfo& info, ObjectRelated& object) {
-  if (object.segments.empty()) elog(ERROR, "pg_segments: no related segment to recompute");
+// The statement reading, for some keys ($1), whether each object row exists, its answer to
+// every segment (an array in the order of object.segments) and the segments among them that
+// hold it now. Aggregates that several segments read (orders.count(status = 'paid') >= 3 and
+// >= 5) are computed once per row, and all aggregates over one relationship in one pass over
+// its rows. One row per key and no join with the segments: the executor does little besides
+// the reads themselves.
+SPIPlanPtr prepare_answers(const ObjectInfo& info, ObjectRelated& object) {
+  if (object.segments.empty()) {
+    pg_guard([] { elog(ERROR, "pg_segments: no related segment to recompute"); });
+  }
   const std::string keys = keys_parameter(info);
   const std::string& key = info.key_column_sql;
   const std::string& equals = info.key_equals;
   SqlOptions::SharedAggregates shared;
-  std::string values;
+  std::string answers;
   std::string ids;
   for (std::size_t i = 0; i < object.segments.size(); ++i) {
     SqlOptions options;
     options.shared_aggregates = &shared;
     options.row_alias = "o";  // never resolved against seg_k's or seg_aG's columns
     const CompiledFilter& compiled = *object.compiled[i];
-    const std::string filter = compile_sql(*compiled.ast, *compiled.bound, PgDialect(), options);
-    const std::string id = std::to_string(object.segments[i]);
-    values += std::string(i > 0 ? ", " : "") + "(" + id + "::pg_catalog.int8, (" + filter + "))";
-    ids += std::string(i > 0 ? "," : "") + id;
+    answers += std::string(i > 0 ? ", " : "") + "(" +
+               compile_sql(*compiled.ast, *compiled.bound, PgDialect(), options) + ")";
+    ids += std::string(i > 0 ? "," : "") + std::to_string(object.segments[i]);
   }
-  const std::string membership = info.membership_sql;
-  return prepare_kept(
-      "WITH seg_k AS (SELECT DISTINCT x AS seg_key FROM pg_catalog.unnest(" + keys +
-      ") AS x), truth AS (SELECT s.id AS segment_id, o." + key + " AS member FROM " +
-      info.object_sql + " AS o JOIN seg_k ON o." + key + " " + equals + " seg_k.seg_key" +
-      // The aggregates over each relationship, in one pass over its rows per object row.
-      shared.lateral_sql() + " CROSS JOIN LATERAL (VALUES " + values +
-      // Held rows found through the member index, key by key (LATERAL: never a scan of every
-      // membership of the segments).
-      ") AS s (id, m) WHERE s.m), held AS (SELECT m.segment_id, m.member FROM seg_k CROSS JOIN "
-      "LATERAL (SELECT m.segment_id, m.member FROM " +
-      membership + " AS m WHERE m.member " + equals +
-      " seg_k.seg_key AND m.segment_id OPERATOR(pg_catalog.=) ANY ('{" + ids +
-      "}'::pg_catalog.int8[]) OFFSET 0) AS m), removed AS (DELETE FROM " + membership +
-      " AS m USING held h WHERE m.segment_id OPERATOR(pg_catalog.=) h.segment_id AND m.member " +
-      equals +
-      " h.member AND NOT EXISTS (SELECT FROM truth t WHERE t.segment_id OPERATOR(pg_catalog.=) "
-      "h.segment_id AND t.member " +
-      equals + " h.member) RETURNING m.segment_id, m.member), added AS (INSERT INTO " + membership +
-      " (segment_id, member) SELECT t.segment_id, t.member FROM truth t WHERE NOT EXISTS (SELECT "
-      "FROM held h WHERE h.segment_id OPERATOR(pg_catalog.=) t.segment_id AND h.member " +
-      equals +
-      " t.member) ON CONFLICT DO NOTHING RETURNING segment_id, member), feed AS (INSERT INTO "
-      "segments.changes (segment_id, member, change) SELECT r.segment_id, "
-      "r.member::pg_catalog.text, 'exited' FROM removed r UNION ALL SELECT a.segment_id, "
-      "a.member::pg_catalog.text, 'entered' FROM added a) "
-      "SELECT pg_catalog.pg_notify('segments_changes', c.segment_id::pg_catalog.text) FROM "
-      "(SELECT DISTINCT segment_id FROM (SELECT segment_id FROM removed UNION ALL SELECT "
-      "segment_id FROM added) AS changed) AS c");
+  // The member as the object row holds it: a key marked through a foreign key of another type
+  // may print differently and still be equal.
+  return prepare_kept("SELECT COALESCE(o." + key + ", seg_k.seg_key), o." + key +
+                      " IS NOT NULL, ARRAY[" + answers +
+                      "]::pg_catalog.bool[], ARRAY(SELECT m.segment_id FROM " +
+                      info.membership_sql + " AS m WHERE m.member " + equals +
+                      " seg_k.seg_key AND m.segment_id OPERATOR(pg_catalog.=) ANY ('{" + ids +
+                      "}'::pg_catalog.int8[])) FROM pg_catalog.unnest(" + keys +
+                      ") AS seg_k (seg_key) LEFT JOIN " + info.object_sql + " AS o ON o." + key +
+                      " " + equals + " seg_k.seg_key" + shared.lateral_sql());
 }
 
-// Recomputes every segment of object for keys, then their recheck times. Inside an SPI
-// connection.
-void recompute_all(const ObjectInfo& info, ObjectRelated& object, Datum* keys) {
-  if (object.all == nullptr) object.all = prepare_all(info, object);
+// Membership pairs to write, (segment, member), in palloc'd arrays that grow as pairs come.
+struct Pairs {
+  Datum* segments;
+  Datum* keys;
+  int count;
+  int capacity;
+};
+
+// Appends a pair. PostgreSQL code: call inside pg_guard.
+void add_pair(Pairs& pairs, std::int64_t segment, Datum key) {
+  if (pairs.count == pairs.capacity) {
+    // The arrays handed to SQL hold at most MaxAllocSize / sizeof(Datum) elements.
+    if (pairs.capacity >= static_cast<int>(MaxAllocSize / sizeof(Datum) / 2)) {
+      elog(ERROR, "pg_segments: a related recompute changed too many memberships at once");
+    }
+    const int capacity = pairs.capacity == 0 ? 16 : pairs.capacity * 2;
+    const std::size_t bytes = sizeof(Datum) * static_cast<std::size_t>(capacity);
+    pairs.segments = static_cast<Datum*>(
+        pairs.segments == nullptr ? palloc(bytes) : repalloc(pairs.segments, bytes));
+    pairs.keys =
+        static_cast<Datum*>(pairs.keys == nullptr ? palloc(bytes) : repalloc(pairs.keys, bytes));
+    pairs.capacity = capacity;
+  }
+  pairs.segments[pairs.count] = Int64GetDatum(segment);
+  pairs.keys[pairs.count++] = key;
+}
+
+// Exits and entries.
+struct Flips {
+  Pairs exits;
+  Pairs entries;
+};
+
+// The pairs whose answer differs from stored membership, from the rows of the answers
+// statement. PostgreSQL code: call inside pg_guard, with those rows in SPI_tuptable.
+Flips read_flips(const std::int64_t* segments, int count) {
+  Flips flips{};
+  const uint64 rows = SPI_processed;
+  TupleDesc desc = SPI_tuptable->tupdesc;
+  for (uint64 r = 0; r < rows; ++r) {
+    HeapTuple tuple = SPI_tuptable->vals[r];
+    bool isnull;
+    const Datum key = SPI_getbinval(tuple, desc, 1, &isnull);
+    if (isnull) continue;
+    const bool present = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull)) && !isnull;
+    Datum* answers = nullptr;
+    bool* answer_nulls = nullptr;
+    int answer_count = 0;
+    const Datum answer_array = SPI_getbinval(tuple, desc, 3, &isnull);
+    if (present && !isnull) {
+      deconstruct_array(DatumGetArrayTypeP(answer_array), BOOLOID, 1, true, TYPALIGN_CHAR, &answers,
+                        &answer_nulls, &answer_count);
+    }
+    if (present && answer_count != count) {
+      elog(ERROR, "pg_segments: a related recompute read %d answers for %d segments", answer_count,
+           count);
+    }
+    Datum* held = nullptr;
+    bool* held_nulls = nullptr;
+    int held_count = 0;
+    const Datum held_array = SPI_getbinval(tuple, desc, 4, &isnull);
+    if (!isnull) {
+      deconstruct_array(DatumGetArrayTypeP(held_array), INT8OID, 8, FLOAT8PASSBYVAL,
+                        TYPALIGN_DOUBLE, &held, &held_nulls, &held_count);
+    }
+    for (int i = 0; i < count; ++i) {
+      // Only TRUE makes a member; a row that no longer exists is a member of nothing.
+      const bool truth = present && !answer_nulls[i] && DatumGetBool(answers[i]);
+      bool stored = false;
+      for (int h = 0; h < held_count && !stored; ++h) {
+        stored = !held_nulls[h] && DatumGetInt64(held[h]) == segments[i];
+      }
+      if (truth != stored) add_pair(truth ? flips.entries : flips.exits, segments[i], key);
+    }
+  }
+  return flips;
+}
+
+// Writes flips, with the change feed and a NOTIFY per segment changed. Inside an SPI
+// connection, the flips' keys still valid.
+void write_flips(const ObjectInfo& info, ObjectRelated& object, const Flips& flips) {
+  const bool exits = flips.exits.count > 0;
+  const bool entries = flips.entries.count > 0;
+  if (!exits && !entries) return;
+  SPIPlanPtr& plan = object.changes[(exits ? 1 : 0) | (entries ? 2 : 0)];
+  if (plan == nullptr) {
+    const Oid types[4] = {INT8ARRAYOID, info.key_array_type, INT8ARRAYOID, info.key_array_type};
+    plan = prepare_kept(membership_changes_sql(info, exits, entries), 4, types);
+  }
   pg_guard([&] {
+    auto build = [&](Datum* items, int count, bool keys) {
+      return PointerGetDatum(
+          keys ? construct_array(items, count, info.key_type, info.key_length, info.key_by_value,
+                                 info.key_align)
+               : construct_array(items, count, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    };
+    Datum values[4] = {build(flips.exits.segments, flips.exits.count, false),
+                       build(flips.exits.keys, flips.exits.count, true),
+                       build(flips.entries.segments, flips.entries.count, false),
+                       build(flips.entries.keys, flips.entries.count, true)};
+    if (SPI_execute_plan(plan, values, nullptr, false, 0) != SPI_OK_SELECT) {
+      elog(ERROR, "pg_segments: writing a related recompute failed");
+    }
+  });
+}
+
+// Recomputes every segment of object for keys: their answers are read in one statement,
+// compared with stored membership here, and only the pairs that differ are written. Then their
+// recheck times. Inside an SPI connection.
+void recompute_all(const ObjectInfo& info, ObjectRelated& object, Datum* keys) {
+  if (object.all == nullptr) object.all = prepare_answers(info, object);
+  const std::int64_t* segments = object.segments.data();
+  const int count = static_cast<int>(object.segments.size());
+  const Flips flips = pg_guard([&] {
     if (SPI_execute_plan(object.all, keys, nullptr, false, 0) != SPI_OK_SELECT) {
       elog(ERROR, "pg_segments: a related recompute failed");
     }
+    return read_flips(segments, count);
   });
+  write_flips(info, object, flips);
   for (std::size_t i = 0; i < object.segments.size(); ++i) update_due(info, object, i, keys);
 }
 
