@@ -4,6 +4,10 @@
 # COPY wrote written again by plain INSERT ... SELECT statements (no trigger, no evaluation, no
 # netting): the cost of the rows alone, the floor for any design that stores a membership row and
 # a feed row per entry. One private cluster, one script run.
+# For planning, the same entries are then written in more compact forms that pg_segments does
+# not use (yet): membership as one row per member holding its segment ids (without and with the
+# GIN index that "members of segment s" would need), and the feed batched as one row per segment
+# holding its members.
 #
 #   bash bench/write_floor.sh            # BENCH_CUSTOMERS=1000000
 # Needs pg_segments built and installed (make install). Prints a Markdown report.
@@ -54,6 +58,18 @@ members=$(seconds "INSERT INTO segments.customers_members (segment_id, member) S
 feed=$(seconds "INSERT INTO segments.changes (segment_id, member, change) SELECT segment_id, member::text, 'entered' FROM copied_entries")
 rechecks=$(seconds "INSERT INTO segments.customers_members_rechecks (member, due_at) SELECT member, due_at FROM copied_dues")
 q "ALTER TABLE customers ENABLE TRIGGER USER"
+# Compact forms of the same entries (not what pg_segments stores).
+q "CREATE TABLE compact_members (member bigint PRIMARY KEY, segment_ids bigint[] NOT NULL)"
+q "CREATE TABLE compact_members_gin (member bigint PRIMARY KEY, segment_ids bigint[] NOT NULL)"
+q "CREATE INDEX ON compact_members_gin USING gin (segment_ids)"
+q "CREATE TABLE compact_feed (id bigserial PRIMARY KEY, segment_id bigint NOT NULL, change text NOT NULL,
+     changed_at timestamptz NOT NULL DEFAULT now(), members text[] NOT NULL)"
+q "CREATE INDEX ON compact_feed (segment_id, id)"
+per_member=$(seconds "INSERT INTO compact_members SELECT member, array_agg(segment_id ORDER BY segment_id) FROM copied_entries GROUP BY member ORDER BY member")
+per_member_gin=$(seconds "INSERT INTO compact_members_gin SELECT member, array_agg(segment_id ORDER BY segment_id) FROM copied_entries GROUP BY member ORDER BY member")
+member_rows=$(q "SELECT count(*) FROM compact_members")
+batched_feed=$(seconds "INSERT INTO compact_feed (segment_id, change, members) SELECT segment_id, 'entered', array_agg(member::text ORDER BY member) FROM copied_entries GROUP BY segment_id")
+feed_rows=$(q "SELECT count(*) FROM compact_feed")
 
 ratio() { echo "scale=2; $1 / $2" | bc -l | sed 's/^\./0./'; }
 floor=$(echo "$members + $feed + $rechecks" | bc -l | sed 's/^\./0./')
@@ -69,3 +85,8 @@ echo "| the $entries membership rows it wrote, by one INSERT ... SELECT | $membe
 echo "| the $entries feed rows, by one INSERT ... SELECT | $feed | $(ratio "$feed" "$none") |"
 echo "| the $dues recheck rows, by one INSERT ... SELECT | $rechecks | $(ratio "$rechecks" "$none") |"
 echo "| the rows alone (sum of the three) | $floor | $(ratio "$floor" "$none") |"
+echo "| not used: the entries as $member_rows rows of (member, segment ids) | $per_member | $(ratio "$per_member" "$none") |"
+echo "| not used: the same with a GIN index on the segment ids | $per_member_gin | $(ratio "$per_member_gin" "$none") |"
+echo "| not used: the feed as $feed_rows rows of (segment, members) | $batched_feed | $(ratio "$batched_feed" "$none") |"
+compact=$(echo "$per_member_gin + $batched_feed + $rechecks" | bc -l | sed 's/^\./0./')
+echo "| not used: compact rows alone (GIN form, batched feed, rechecks) | $compact | $(ratio "$compact" "$none") |"
