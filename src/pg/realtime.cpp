@@ -372,6 +372,9 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     std::optional<TimestampTz> marked_new;
     std::optional<TimestampTz> clock_now;  // read once per row, when needed
     bool time_evaluated = false;           // a relative-time segment was evaluated
+    // An evaluated segment's next change on the old row is already past on the clock: a
+    // recheck with a later now() may have replaced or removed the stored recheck time since.
+    bool stored_due_may_be_stale = false;
     // Each condition reading a changed column, once on each row. A segment none of whose
     // conditions changed its answer keeps its answer (same conditions reached, same answer) and
     // reaches the same time bounds: it is evaluated only when a column it compares with a
@@ -413,6 +416,7 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
       // stored that newer answer: the new answer is then set, not derived from the old one.
       if (old_due && !clock_now) clock_now = pg_guard([] { return GetCurrentTimestamp(); });
       const bool old_answer_may_be_stale = old_due && *old_due <= *clock_now;
+      if (old_answer_may_be_stale) stored_due_may_be_stale = true;
       if (was != is || old_answer_may_be_stale) buffer_change(info, segment.id, key, is);
     }
     if (object.time_segments.empty() || (!time_evaluated && !key_changed)) return;
@@ -425,8 +429,13 @@ void realtime_row_updated(Relation relation, HeapTuple old_tuple, HeapTuple new_
     }
     // The row's recheck time is the earliest over every relative-time segment. Those not
     // evaluated read no changed column, so their times are unchanged; if the evaluated ones'
-    // earliest is unchanged too, so is the row's, and nothing is written.
-    if (marked_old == marked_new) return;
+    // earliest is unchanged too, so is the row's, and nothing is written. Unless the stored
+    // time may no longer be the one this transaction's now() derives: a recheck that ran after
+    // that now() (this writer waited for its row lock) evaluated the old row later, dropped a
+    // change that had already happened for it, and stored the time after it or none. This
+    // writer's answer is as of its own now(), so the time it derives (already passed) is written
+    // again and the next refresh_due() applies the change.
+    if (marked_old == marked_new && !stored_due_may_be_stale) return;
     buffer_due(
         info, key,
         row_due(object, object.new_values.data(), object.new_nulls.get(), natts, marked_new));
