@@ -1342,6 +1342,23 @@ class Checker {
                            " that is not a row of " + s.object + " or not a segment of it");
       }
     }
+    // The workload's foreign keys hold: the triggers' row locks and look-ups must never let a
+    // concurrent key change or deletion leave a row referencing nothing.
+    static const char* const kForeignKeys[][4] = {
+        {"customers", "org_id", "organizations", "id"},
+        {"customers", "referrer_id", "customers", "id"},
+        {"orders", "customer_id", "customers", "id"},
+    };
+    for (const auto& fk : kForeignKeys) {
+      Result r = run(conn_, std::string("SELECT c.id::text, c.") + fk[1] +
+                                "::text, c.xmin::text FROM " + fk[0] + " c WHERE c." + fk[1] +
+                                " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + fk[2] +
+                                " p WHERE p." + fk[3] + " = c." + fk[1] + ") ORDER BY 1 LIMIT 20");
+      for (int i = 0; i < r.rows(); ++i) {
+        problems.push_back(std::string(fk[0]) + " row " + r.get(i, 0) + " (xmin " + r.get(i, 2) +
+                           ") references " + fk[2] + " " + r.get(i, 1) + ", which does not exist");
+      }
+    }
   }
 
   // 2 and 4: membership equals truth; an inactive segment is empty. Static segments are skipped.
