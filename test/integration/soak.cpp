@@ -9,7 +9,8 @@
 //
 // What is checked (a checkpoint pauses every client between two transactions):
 //   1. no membership row names a key that is not a row of its object, or a segment that is not
-//      in the catalog (a deleted row leaves every segment, a dropped segment takes its members);
+//      in the catalog (a deleted row leaves every segment, a dropped segment takes its members),
+//      and every foreign key of the workload holds (see docs/realtime.md, "Known race");
 //   2. with no refresh, every realtime segment whose own filter has no relative time equals its
 //      truth, SELECT key FROM object WHERE <segments.to_sql(filter, object)>, and an inactive
 //      segment has no member (realtime.md: membership is the filter's truth at every commit;
