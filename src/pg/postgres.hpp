@@ -4,7 +4,9 @@
 extern "C" {
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/multixact.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -43,7 +45,9 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "pgtime.h"

@@ -892,6 +892,39 @@ void recompute(const ObjectInfo& info, ObjectRelated& object, std::size_t index,
   update_due(info, object, index, keys);
 }
 
+// Waits for the transactions still holding a lock on the row version an UPDATE replaced, other
+// than this one: a FOR KEY SHARE taken on that version after the UPDATE (allowed: it does not
+// conflict with a change of other columns) is meant to reach the new version too, as
+// PostgreSQL walks the update chain, but a locker whose walk met a version that another
+// transaction created and then rolled back stops there and keeps its lock on the old version
+// alone (docs/realtime.md, "Known race"). Its transaction is adding a reference this UPDATE's
+// look-up must find. PostgreSQL code: call inside pg_guard.
+void wait_for_old_version_lockers(Relation relation, ItemPointer old_tid) {
+  HeapTupleData old_version;
+  old_version.t_self = *old_tid;
+  Buffer buffer = InvalidBuffer;
+  if (!heap_fetch(relation, SnapshotAny, &old_version, &buffer, true)) {
+    if (BufferIsValid(buffer)) ReleaseBuffer(buffer);
+    return;
+  }
+  LockBuffer(buffer, BUFFER_LOCK_SHARE);
+  const uint16 infomask = old_version.t_data->t_infomask;
+  const TransactionId xmax = HeapTupleHeaderGetRawXmax(old_version.t_data);
+  LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+  ReleaseBuffer(buffer);
+  // This UPDATE is the old version's updater; other transactions' locks make it a MultiXact.
+  if ((infomask & HEAP_XMAX_INVALID) != 0 || (infomask & HEAP_XMAX_IS_MULTI) == 0) return;
+  MultiXactMember* members = nullptr;
+  const int count = GetMultiXactIdMembers(xmax, &members, false, false);
+  for (int i = 0; i < count; ++i) {
+    if (members[i].status > MultiXactStatusForUpdate) continue;  // an update, not a lock
+    const TransactionId locker = members[i].xid;
+    if (TransactionIdIsCurrentTransactionId(locker) || !TransactionIdIsInProgress(locker)) continue;
+    XactLockTableWait(locker, relation, old_tid, XLTW_Lock);
+  }
+  if (members != nullptr) pfree(members);
+}
+
 // An UPDATE of a row that object rows may reference through many-to-one keys, before its
 // versions are marked: waits for transactions adding references.
 void lock_for_update(TableRelated& table, Relation relation, HeapTuple old_tuple,
@@ -929,6 +962,7 @@ void lock_for_update(TableRelated& table, Relation relation, HeapTuple old_tuple
       return 0;
     });
   });
+  pg_guard([&] { wait_for_old_version_lockers(relation, &old_tuple->t_self); });
   // Then the rows that reach it through many-to-one steps (see add_reaching_locks), by its old
   // key and, if the UPDATE changed it, its new one, as the membership writer of the object whose
   // segments read them: the role that reads these tables (the extension's owner, who may also
