@@ -3,6 +3,7 @@
 #include "pg/realtime.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,7 @@ struct State {
   std::vector<std::unique_ptr<ObjectSegments>> retired;
   MemoryContext row_memory = nullptr;  // reset for every row event
   std::int64_t evaluations = 0;
+  std::uint64_t invalidations = 0;  // relcache invalidations seen, any relation
 };
 
 State& state() {
@@ -73,8 +75,10 @@ State& state() {
   return *instance;
 }
 
-// Relcache callbacks may run at any invalidation point: only mark.
+// Relcache callbacks may run at any invalidation point: only mark (and count, for an entry
+// being loaded, which is not in the map yet).
 void on_relcache_invalidation(Datum, Oid relid) {
+  ++state().invalidations;
   for (auto& item : state().objects) {
     if (relid == InvalidOid || item.first == relid) item.second->stale = true;
   }
@@ -231,7 +235,21 @@ ObjectSegments& object_segments(Oid relid, bool reload = false) {
       found->second->environment == current_environment()) {
     return *found->second;
   }
-  std::unique_ptr<ObjectSegments> object = load_object(relid);
+  // An invalidation read while loading (compiling opens relations) found no entry to mark: the
+  // definitions read before it may be old, so the entry is loaded again, at most twice more;
+  // the last one stays marked stale.
+  std::unique_ptr<ObjectSegments> object;
+  for (int attempt = 0;; ++attempt) {
+    const std::uint64_t before = s.invalidations;
+    object = load_object(relid);
+    if (s.invalidations == before) break;
+    if (attempt == 2) {
+      object->stale = true;
+      break;
+    }
+    s.retired.push_back(std::move(object));
+  }
+  found = s.objects.find(relid);  // loading may have looked the object up again
   if (found != s.objects.end()) {
     s.retired.push_back(std::move(found->second));
     found->second = std::move(object);
