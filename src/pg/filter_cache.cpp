@@ -54,7 +54,10 @@ void retire(CompiledFilter* entry) {
 }
 
 // Relcache callbacks may run at any invalidation point: only mark, never free.
+std::uint64_t invalidations_read = 0;
+
 void on_relcache_invalidation(Datum, Oid relid) {
+  ++invalidations_read;
   for (auto& item : cache().entries) {
     CompiledFilter& entry = *item.second;
     if (relid == InvalidOid || item.first.relid == relid) {
@@ -146,6 +149,10 @@ CompiledFilter& compiled_filter(Oid relid, std::string_view canonical) {
     throw;
   }
   return *raw;
+}
+
+std::uint64_t relcache_invalidations() {
+  return invalidations_read;
 }
 
 void register_filter_cache_callbacks() {

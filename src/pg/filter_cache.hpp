@@ -3,6 +3,7 @@
 
 #include "pg/postgres.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -66,6 +67,28 @@ bool is_outdated(const CompiledFilter& entry);
 
 // Registers the relcache and transaction callbacks; called once from _PG_init.
 void register_filter_cache_callbacks();
+
+// Relcache invalidations this backend has read, of any relation.
+std::uint64_t relcache_invalidations();
+
+// A per-table cache entry (one with a stale flag) built by load(), which reads definitions with
+// the latest snapshot and compiles them. Compiling opens relations, which reads pending
+// invalidations; one read then has no entry to mark yet, so a definition committed after the
+// read would stay cached as current. An entry loaded across an invalidation is loaded again, at
+// most twice more, the replaced ones handed to retire(); the last one stays marked stale.
+template <typename Entry, typename Load, typename Retire>
+std::unique_ptr<Entry> load_current(Load&& load, Retire&& retire) {
+  for (int attempt = 0;; ++attempt) {
+    const std::uint64_t before = relcache_invalidations();
+    std::unique_ptr<Entry> entry = load();
+    if (relcache_invalidations() == before) return entry;
+    if (attempt == 2) {
+      entry->stale = true;
+      return entry;
+    }
+    retire(std::move(entry));
+  }
+}
 
 // SQL quoting by PostgreSQL's rules, for the core SQL compiler.
 class PgDialect final : public SqlDialect {

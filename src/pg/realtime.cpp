@@ -67,7 +67,6 @@ struct State {
   std::vector<std::unique_ptr<ObjectSegments>> retired;
   MemoryContext row_memory = nullptr;  // reset for every row event
   std::int64_t evaluations = 0;
-  std::uint64_t invalidations = 0;  // relcache invalidations seen, any relation
 };
 
 State& state() {
@@ -75,10 +74,8 @@ State& state() {
   return *instance;
 }
 
-// Relcache callbacks may run at any invalidation point: only mark (and count, for an entry
-// being loaded, which is not in the map yet).
+// Relcache callbacks may run at any invalidation point: only mark.
 void on_relcache_invalidation(Datum, Oid relid) {
-  ++state().invalidations;
   for (auto& item : state().objects) {
     if (relid == InvalidOid || item.first == relid) item.second->stale = true;
   }
@@ -235,20 +232,9 @@ ObjectSegments& object_segments(Oid relid, bool reload = false) {
       found->second->environment == current_environment()) {
     return *found->second;
   }
-  // An invalidation read while loading (compiling opens relations) found no entry to mark: the
-  // definitions read before it may be old, so the entry is loaded again, at most twice more;
-  // the last one stays marked stale.
-  std::unique_ptr<ObjectSegments> object;
-  for (int attempt = 0;; ++attempt) {
-    const std::uint64_t before = s.invalidations;
-    object = load_object(relid);
-    if (s.invalidations == before) break;
-    if (attempt == 2) {
-      object->stale = true;
-      break;
-    }
-    s.retired.push_back(std::move(object));
-  }
+  std::unique_ptr<ObjectSegments> object = load_current<ObjectSegments>(
+      [&] { return load_object(relid); },
+      [&](std::unique_ptr<ObjectSegments> replaced) { s.retired.push_back(std::move(replaced)); });
   found = s.objects.find(relid);  // loading may have looked the object up again
   if (found != s.objects.end()) {
     s.retired.push_back(std::move(found->second));

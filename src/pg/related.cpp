@@ -109,10 +109,6 @@ struct State {
   std::unordered_map<Oid, SubTransactionId> holds;
   std::vector<std::unique_ptr<ObjectRelated>> retired_objects;
   std::vector<std::unique_ptr<TableRelated>> retired_tables;
-  // Relcache invalidations seen, any relation: one that arrives while an entry is being loaded
-  // (its compilation opens relations, which reads pending invalidations) finds no entry to mark,
-  // so the loader marks its new entry stale itself.
-  std::uint64_t invalidations = 0;
 };
 
 State& state() {
@@ -122,7 +118,6 @@ State& state() {
 
 void on_relcache_invalidation(Datum, Oid relid) {
   State& s = state();
-  ++s.invalidations;
   for (auto& item : s.objects) {
     ObjectRelated& object = *item.second;
     if (relid == InvalidOid || item.first == relid) object.stale = true;
@@ -221,21 +216,8 @@ Entry& cached(std::unordered_map<Oid, std::unique_ptr<Entry>>& map,
     retired.push_back(std::move(found->second));
     map.erase(found);
   }
-  // The definitions are read with the latest snapshot; a change committed after that read
-  // and seen (as an invalidation) before the entry is stored would leave it current with the
-  // old definitions. Such an entry is loaded again (a few times at most; the last one stays
-  // marked stale, so that the next lookup loads it again).
-  std::unique_ptr<Entry> entry;
-  for (int attempt = 0;; ++attempt) {
-    const std::uint64_t before = state().invalidations;
-    entry = load();
-    if (state().invalidations == before) break;
-    if (attempt == 2) {
-      entry->stale = true;
-      break;
-    }
-    retired.push_back(std::move(entry));
-  }
+  std::unique_ptr<Entry> entry = load_current<Entry>(
+      load, [&](std::unique_ptr<Entry> replaced) { retired.push_back(std::move(replaced)); });
   return *map.emplace(relid, std::move(entry)).first->second;
 }
 
